@@ -1,0 +1,849 @@
+//! The blocking HTTP layer: one `ureq` agent, headers, timeouts, retries.
+//!
+//! This is the only module that names `ureq` types. It turns the client's
+//! [`Settings`] into an agent, sends requests with retries and backoff,
+//! turns error statuses into [`ApiError`]s, and hands a streaming body to
+//! the stream layer as a plain [`std::io::Read`] whose reads honour a
+//! deadline the stream layer moves ([`StreamBody::set_deadline`]).
+//!
+//! Why the deadline lives here: ureq measures a per-read timeout in bytes
+//! on the wire, but the stream's idle limit is measured in *events* (SSE
+//! comment keep-alives must not postpone it). So transport reads use a short
+//! tick, and on every tick the body checks the deadline the stream layer set
+//! after its last event. A timed-out ureq read leaves the body readable, so
+//! a tick costs nothing but a wake-up.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{ApiError, Error, ErrorKind, Timeout};
+
+/// The longest a transport read blocks before the stream body checks its
+/// deadline again; bounds how late an idle or total stream timeout fires.
+const READ_TICK: Duration = Duration::from_millis(250);
+/// Server-suggested retry delays above this are ignored in favour of backoff.
+const MAX_SERVER_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// At most this much of an error body is kept.
+const MAX_ERROR_BODY: u64 = 1024 * 1024;
+
+/// How the client picks an HTTP proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProxySetting {
+    /// `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` and `NO_PROXY` from the
+    /// environment (never for loopback base URLs).
+    FromEnv,
+    /// No proxy at all.
+    Off,
+    /// This proxy URL (still never for loopback base URLs).
+    Url(String),
+}
+
+/// Everything the transport needs, filled in by `ClientBuilder`.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub connect_timeout: Option<Duration>,
+    pub response_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
+    /// Bounds the wait for a stream's response headers when
+    /// `response_timeout` is not set.
+    pub stream_idle_timeout: Option<Duration>,
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub proxy: ProxySetting,
+    pub root_certificates_pem: Option<Vec<u8>>,
+    pub allow_insecure_http: bool,
+    pub pool_idle_timeout: Duration,
+    pub max_response_size: u64,
+}
+
+/// What a successful response said besides its body.
+///
+/// ```
+/// # fn demo(info: &chatstream::ResponseInfo) {
+/// if let Some(id) = info.request_id() {
+///     eprintln!("request id {id}");
+/// }
+/// let remaining = info.header("x-ratelimit-remaining-requests");
+/// # let _ = remaining; }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseInfo {
+    status: u16,
+    headers: Vec<(String, String)>,
+}
+
+impl ResponseInfo {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The `x-request-id` header, to quote to the provider.
+    pub fn request_id(&self) -> Option<&str> {
+        self.header("x-request-id")
+    }
+
+    /// A response header by name (case-insensitive), e.g.
+    /// `x-ratelimit-remaining-tokens`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every `x-ratelimit-*` header, as sent.
+    pub fn rate_limits(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.len() > 12 && n[..12].eq_ignore_ascii_case("x-ratelimit-"))
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// All response headers (names lower-case).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+}
+
+/// Whether a request expects an event stream or one JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Json,
+    Stream,
+}
+
+/// The HTTP transport shared by all clones of a `Client`.
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    settings: Settings,
+    /// Base URL without its query string.
+    base: String,
+    /// The base URL's query string, already encoded, sent with every request.
+    base_query: Option<String>,
+    jitter: AtomicU64,
+}
+
+/// A successful response whose body has not been read yet.
+pub(crate) struct Response {
+    pub info: ResponseInfo,
+    body: ureq::Body,
+}
+
+impl Transport {
+    pub fn new(settings: Settings) -> Result<Transport, Error> {
+        let url = parse_url(&settings.base_url)?;
+        check_insecure_http(&url, &settings)?;
+        let (base, base_query) = match settings.base_url.split_once('?') {
+            Some((b, q)) => (b.trim_end_matches('/').to_string(), Some(q.to_string())),
+            None => (settings.base_url.trim_end_matches('/').to_string(), None),
+        };
+
+        let proxy = if url.is_loopback() {
+            None
+        } else {
+            match &settings.proxy {
+                ProxySetting::Off => None,
+                ProxySetting::FromEnv => ureq::Proxy::try_from_env(),
+                ProxySetting::Url(p) => Some(ureq::Proxy::new(p).map_err(|e| {
+                    Error::config("invalid proxy URL (give scheme, host and port)").with_source(e)
+                })?),
+            }
+        };
+
+        let builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .proxy(proxy)
+            .user_agent(concat!("chatstream/", env!("CARGO_PKG_VERSION")))
+            .accept_encoding("identity")
+            .timeout_connect(settings.connect_timeout)
+            .timeout_recv_response(settings.response_timeout)
+            .max_idle_age(settings.pool_idle_timeout);
+        let builder = tls_settings(builder, &url, &settings)?;
+        let agent = builder.build().new_agent();
+        Ok(Transport {
+            agent,
+            settings,
+            base,
+            base_query,
+            jitter: AtomicU64::new(seed()),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Sends a request, retrying what may be retried, and returns the first
+    /// successful response. Error statuses become [`ErrorKind::Api`] errors
+    /// with the body; a redirect becomes [`ErrorKind::Redirect`].
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        extra_headers: &[(String, String)],
+        mode: Mode,
+    ) -> Result<Response, Error> {
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(method, path, body, extra_headers, mode);
+            let delay = match &result {
+                Ok(_) => return result,
+                Err(e) if attempt < self.settings.max_retries => match retry_decision(e) {
+                    RetryDecision::No => return result,
+                    RetryDecision::After(Some(d)) => d,
+                    RetryDecision::After(None) => self.backoff(attempt),
+                },
+                Err(_) => return result,
+            };
+            std::thread::sleep(delay);
+            attempt += 1;
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        extra_headers: &[(String, String)],
+        mode: Mode,
+    ) -> Result<Response, Error> {
+        let s = &self.settings;
+        #[cfg(not(feature = "tls"))]
+        if self
+            .base
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        {
+            return Err(no_tls_error());
+        }
+        let mut url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        if let Some(q) = &self.base_query {
+            url.push('?');
+            url.push_str(q);
+        }
+        for (k, v) in &s.query {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            percent_encode_into(&mut url, k);
+            url.push('=');
+            percent_encode_into(&mut url, v);
+        }
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(
+                "accept",
+                match mode {
+                    Mode::Json => "application/json",
+                    Mode::Stream => "text/event-stream",
+                },
+            );
+        if let Some(key) = &s.api_key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(org) = &s.organization {
+            req = req.header("openai-organization", org);
+        }
+        if let Some(project) = &s.project {
+            req = req.header("openai-project", project);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (name, value) in s.headers.iter().chain(extra_headers) {
+            req = req.header(name, value);
+        }
+        let sent = match body {
+            Some(bytes) => self.run(req.body(bytes), mode),
+            None => self.run(req.body(()), mode),
+        };
+        let response = sent.map_err(|e| map_ureq_error(e, mode))?;
+        let (parts, body) = response.into_parts();
+        let info = ResponseInfo {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        };
+        let response = Response { info, body };
+        let status = response.info.status;
+        if (300..400).contains(&status) {
+            let location = response.info.header("location").map(str::to_string);
+            return Err(Error::redirect(status, location));
+        }
+        if !(200..300).contains(&status) {
+            return Err(response.into_api_error());
+        }
+        if let Some(enc) = response.info.header("content-encoding")
+            && !enc.trim().eq_ignore_ascii_case("identity")
+        {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("unexpected Content-Encoding `{enc}` (the client asks for identity)"),
+            ));
+        }
+        Ok(response)
+    }
+
+    /// Applies the per-request limits and runs the request.
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: Result<ureq::http::Request<B>, ureq::http::Error>,
+        mode: Mode,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let s = &self.settings;
+        let builder = self.agent.configure_request(request?);
+        let request = match mode {
+            Mode::Json => builder.timeout_global(s.request_timeout),
+            // The stream layer owns the stream's deadlines (see the module
+            // docs); ureq only wakes it up every tick.
+            Mode::Stream => builder
+                .timeout_per_read(Some(READ_TICK))
+                .timeout_recv_response(s.response_timeout.or(s.stream_idle_timeout)),
+        }
+        .build();
+        self.agent.run(request)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let s = &self.settings;
+        let exp = s
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(s.max_backoff);
+        // Up to 25% less, so clients that failed together do not retry together.
+        let jitter = self.next_random() % 1000;
+        exp.mul_f64(1.0 - 0.25 * (jitter as f64 / 1000.0))
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*; quality is irrelevant, only spread matters.
+        let mut x = self.jitter.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.jitter.store(x, Ordering::Relaxed);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Appends `text` percent-encoded for a query string: everything but
+/// RFC 3986 unreserved characters is escaped.
+fn percent_encode_into(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ (std::process::id() as u64) << 32) | 1
+}
+
+impl Response {
+    /// Reads a whole JSON body (bounded by `max_response_size`).
+    pub fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
+        let Response { info, mut body } = self;
+        let bytes = body
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| map_ureq_error(e, Mode::Json))?;
+        Ok((info, bytes))
+    }
+
+    /// The body as a stream, for the SSE parser.
+    pub fn into_stream(self) -> (ResponseInfo, StreamBody) {
+        let Response { info, body } = self;
+        let body = StreamBody {
+            reader: body.into_reader(),
+            deadline: None,
+            error: None,
+        };
+        (info, body)
+    }
+
+    /// The `Content-Type` header's media type, lower-case, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        media_type(&self.info)
+    }
+
+    fn into_api_error(self) -> Error {
+        let status = self.info.status;
+        let info = self.info.clone();
+        let body = match self.read_body(MAX_ERROR_BODY) {
+            Ok((_, b)) => String::from_utf8_lossy(&b).into_owned(),
+            Err(_) => String::new(),
+        };
+        let retry_after = server_retry_delay(&info);
+        let mut err = Error::api_error(api_error_from_body(status, &body, &info, false));
+        if let Some(flag) = info.header("x-should-retry") {
+            err = err.with_raw(format!("x-should-retry: {flag}"));
+        }
+        err.with_retry_after(retry_after)
+    }
+}
+
+/// The `Content-Type` of a response, lower-case, without parameters.
+pub(crate) fn media_type(info: &ResponseInfo) -> Option<String> {
+    info.header("content-type").map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+/// Builds an [`ApiError`] from an error body, JSON or not.
+pub(crate) fn api_error_from_body(
+    status: u16,
+    body: &str,
+    info: &ResponseInfo,
+    in_stream: bool,
+) -> ApiError {
+    let fields = crate::chat::parse_error_body(body);
+    let message = match fields.as_ref().and_then(|f| f.message.clone()) {
+        Some(m) => m,
+        None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
+        None => {
+            let first = body.trim().lines().next().unwrap_or("").trim();
+            let mut summary: String = first.chars().take(200).collect();
+            if summary.len() < first.len() {
+                summary.push('…');
+            }
+            summary
+        }
+    };
+    let (error_type, code, param) = match fields {
+        Some(f) => (f.kind, f.code, f.param),
+        None => (None, None, None),
+    };
+    ApiError {
+        status,
+        message,
+        error_type,
+        code,
+        param,
+        request_id: info.request_id().map(str::to_string),
+        body: body.to_string(),
+        in_stream,
+    }
+}
+
+/// A streaming response body whose reads stop at a deadline.
+pub(crate) struct StreamBody {
+    reader: ureq::BodyReader<'static>,
+    deadline: Option<(Instant, Timeout)>,
+    error: Option<Error>,
+}
+
+impl StreamBody {
+    /// From now on, a read that has waited past `at` fails with `which`.
+    pub fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
+        self.deadline = deadline;
+    }
+
+    /// The typed error behind the last failed read.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Reads the rest of the body so the connection can go back to the
+    /// pool, but never more than `max_bytes` or for longer than `max_time`:
+    /// a server that keeps the connection open after the end of the stream
+    /// is not waited for (the connection is closed instead).
+    pub fn drain(mut self, max_bytes: usize, max_time: Duration) {
+        self.deadline = Some((Instant::now() + max_time, Timeout::StreamTotal));
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        while total <= max_bytes {
+            match self.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    }
+}
+
+impl Read for StreamBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.reader.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) => {
+                    let err = ureq::Error::from(e);
+                    if let ureq::Error::Timeout(ureq::Timeout::PerRead) = err {
+                        match self.deadline {
+                            Some((at, which)) if Instant::now() >= at => {
+                                self.error = Some(Error::timeout_of(which));
+                                return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
+                            }
+                            _ => continue,
+                        }
+                    }
+                    let typed = map_ureq_error(err, Mode::Stream);
+                    let io_err = io::Error::other(typed.to_string());
+                    self.error = Some(typed);
+                    return Err(io_err);
+                }
+            }
+        }
+    }
+}
+
+enum RetryDecision {
+    No,
+    /// Retry after this delay (`None`: after the backoff delay).
+    After(Option<Duration>),
+}
+
+/// The retry rules of the official SDKs: connection failures before a
+/// response, 408, 409, 429 and 5xx; `x-should-retry` overrides; never for
+/// `insufficient_quota`.
+fn retry_decision(e: &Error) -> RetryDecision {
+    match e.kind() {
+        ErrorKind::Connect => RetryDecision::After(None),
+        ErrorKind::Timeout => match e.timeout() {
+            Some(Timeout::Connect) | Some(Timeout::ResponseHeaders) => RetryDecision::After(None),
+            _ => RetryDecision::No,
+        },
+        ErrorKind::Api => {
+            let Some(api) = e.api() else {
+                return RetryDecision::No;
+            };
+            if api.in_stream {
+                return RetryDecision::No;
+            }
+            let should = match e.raw() {
+                Some("x-should-retry: true") => Some(true),
+                Some("x-should-retry: false") => Some(false),
+                _ => None,
+            };
+            let retry = should.unwrap_or_else(|| {
+                let quota = api.code.as_deref() == Some("insufficient_quota")
+                    || api.error_type.as_deref() == Some("insufficient_quota");
+                match api.status {
+                    429 => !quota,
+                    408 | 409 => true,
+                    s => s >= 500,
+                }
+            });
+            if retry {
+                RetryDecision::After(e.retry_after())
+            } else {
+                RetryDecision::No
+            }
+        }
+        _ => RetryDecision::No,
+    }
+}
+
+/// `retry-after-ms`, then `Retry-After` (seconds or an HTTP date), when
+/// positive and at most a minute.
+fn server_retry_delay(info: &ResponseInfo) -> Option<Duration> {
+    let valid = |d: Duration| (!d.is_zero() && d <= MAX_SERVER_RETRY_DELAY).then_some(d);
+    if let Some(ms) = info
+        .header("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        && ms.is_finite()
+        && ms > 0.0
+        && let Some(d) = valid(Duration::from_secs_f64(ms.min(1e9) / 1000.0))
+    {
+        return Some(d);
+    }
+    let value = info.header("retry-after")?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs > 0.0 {
+            return valid(Duration::from_secs_f64(secs.min(1e9)));
+        }
+        return None;
+    }
+    let at = parse_http_date(value)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    valid(Duration::from_secs(at.checked_sub(now)?))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP
+/// date format senders may generate (RFC 9110, 5.6.7), into Unix seconds.
+pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
+    let rest = s.split_once(", ")?.1;
+    let mut parts = rest.split(' ');
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: u64 = hms.next()?.parse().ok()?;
+    let m: u64 = hms.next()?.parse().ok()?;
+    let sec: u64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days)
+        .ok()? // dates before 1970 are in the past anyway
+        .checked_mul(86_400)?
+        .checked_add(h * 3600 + m * 60 + sec)
+}
+
+/// Sorts a ureq error into this crate's kinds.
+fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
+    use ureq::Error as U;
+    match e {
+        U::Timeout(t) => Error::timeout_of(match t {
+            ureq::Timeout::Connect | ureq::Timeout::Resolve => Timeout::Connect,
+            ureq::Timeout::SendRequest | ureq::Timeout::SendBody | ureq::Timeout::RecvResponse => {
+                Timeout::ResponseHeaders
+            }
+            _ if mode == Mode::Stream => Timeout::StreamTotal,
+            _ => Timeout::Request,
+        }),
+        U::HostNotFound => Error::new(ErrorKind::Connect, "host not found"),
+        U::ConnectionFailed => Error::new(ErrorKind::Connect, "connection failed"),
+        U::ConnectProxyFailed(m) => {
+            Error::new(ErrorKind::Connect, format!("proxy CONNECT failed: {m}"))
+        }
+        U::InvalidProxyUrl => Error::config("invalid proxy URL"),
+        U::BadUri(m) => Error::config(format!("invalid URL: {m}")),
+        U::BodyExceedsLimit(n) => Error::new(
+            ErrorKind::Protocol,
+            format!("response body exceeds the {n} byte limit"),
+        ),
+        U::TlsRequired => Error::config("https is required"),
+        U::Tls(m) => Error::new(ErrorKind::Tls, m.to_string()),
+        #[cfg(feature = "tls")]
+        U::Pem(p) => Error::new(ErrorKind::Tls, "invalid PEM").with_source(p),
+        #[cfg(feature = "tls")]
+        U::Rustls(r) => Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(r),
+        U::Io(io) => match io.kind() {
+            io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::AddrNotAvailable => {
+                Error::new(ErrorKind::Connect, "connection lost before a response").with_source(io)
+            }
+            // rustls reports handshake and certificate failures as
+            // `InvalidData` I/O errors; plain HTTP parse errors arrive as
+            // `ureq::Error::Protocol` instead.
+            io::ErrorKind::InvalidData => {
+                Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(io)
+            }
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                Error::timeout_of(Timeout::ResponseHeaders)
+            }
+            _ => Error::new(ErrorKind::Io, "I/O error").with_source(io),
+        },
+        U::Protocol(p) => Error::new(ErrorKind::Protocol, "malformed HTTP response").with_source(p),
+        U::Http(h) => Error::new(ErrorKind::Protocol, "invalid HTTP").with_source(h),
+        other => Error::new(ErrorKind::Protocol, "HTTP error").with_source(other),
+    }
+}
+
+/// The parts of a URL the client needs to decide things before any I/O.
+pub(crate) struct Url<'a> {
+    pub scheme: &'a str,
+    pub host: &'a str,
+}
+
+impl Url<'_> {
+    /// Loopback is decided from the URL alone, never by resolving a name:
+    /// `localhost`, 127.0.0.0/8 and `[::1]`.
+    pub fn is_loopback(&self) -> bool {
+        if self.host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        let bare = self.host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<IpAddr>() {
+            Ok(IpAddr::V4(v4)) => v4.octets()[0] == 127,
+            Ok(IpAddr::V6(v6)) => {
+                v6 == Ipv6Addr::LOCALHOST
+                    || v6
+                        .to_ipv4_mapped()
+                        .is_some_and(|v4: Ipv4Addr| v4.octets()[0] == 127)
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, Error> {
+    let bad = || {
+        Error::config(format!(
+            "invalid base URL `{url}`: expected http(s)://host[:port]/path"
+        ))
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    if !scheme_ok {
+        return Err(bad());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if authority.starts_with('[') {
+        authority
+            .split_once(']')
+            .map(|(h, _)| &authority[..h.len() + 1])
+    } else {
+        authority.split(':').next()
+    }
+    .filter(|h| !h.is_empty())
+    .ok_or_else(bad)?;
+    Ok(Url { scheme, host })
+}
+
+fn check_insecure_http(url: &Url<'_>, s: &Settings) -> Result<(), Error> {
+    if url.scheme.eq_ignore_ascii_case("http")
+        && s.api_key.is_some()
+        && !url.is_loopback()
+        && !s.allow_insecure_http
+    {
+        return Err(Error::config(format!(
+            "refusing to send the API key in clear text over http:// to `{}`; use https, \
+             or opt in with ClientBuilder::allow_insecure_http(true) or \
+             CHATSTREAM_ALLOW_INSECURE_HTTP=1",
+            url.host
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+fn tls_settings(
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    _url: &Url<'_>,
+    s: &Settings,
+) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let Some(pem) = &s.root_certificates_pem else {
+        return Ok(builder);
+    };
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(Error::config("invalid root certificate PEM").with_source(e)),
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(
+            "the root certificate PEM holds no certificate",
+        ));
+    }
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build();
+    Ok(builder.tls_config(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_settings(
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    _url: &Url<'_>,
+    s: &Settings,
+) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
+    if s.root_certificates_pem.is_some() {
+        return Err(no_tls_error());
+    }
+    Ok(builder)
+}
+
+/// Without the `tls` feature an `https://` URL is refused when a request
+/// is made (not when the client is built, so configuration code compiles
+/// and runs the same with and without the feature).
+#[cfg(not(feature = "tls"))]
+fn no_tls_error() -> Error {
+    Error::config("https needs chatstream's `tls` feature, which this build leaves out")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn loopback_is_decided_from_the_url() {
+        for u in [
+            "http://localhost:8080/v1",
+            "http://127.0.0.1/v1",
+            "http://127.9.9.9:1",
+            "http://[::1]:8080/v1",
+            "http://user:pw@LOCALHOST/v1",
+        ] {
+            assert!(parse_url(u).unwrap().is_loopback(), "{u}");
+        }
+        for u in [
+            "http://192.168.1.2:11434/v1",
+            "http://localhost.example.com/v1",
+            "http://128.0.0.1/",
+            "https://api.openai.com/v1",
+            "http://[::2]/",
+        ] {
+            assert!(!parse_url(u).unwrap().is_loopback(), "{u}");
+        }
+        assert!(parse_url("ftp://x").is_err());
+        assert!(parse_url("http://").is_err());
+        assert!(parse_url("no scheme").is_err());
+    }
+}
