@@ -160,9 +160,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod chat;
 pub mod sse;
 
-mod chat;
 mod client;
 mod error;
 mod http;
