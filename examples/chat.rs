@@ -167,9 +167,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         Err(error) => {
             // What arrived before a mid-stream error is not lost.
-            if args.json
-                && let Some(partial) = error.partial()
-            {
+            if let Some(partial) = error.partial().filter(|_| args.json) {
                 println!("{}", partial.to_json());
             }
             Err(error.to_string())
@@ -254,7 +252,7 @@ fn summarise(completion: &ChatCompletion) {
                 count(u.prompt_tokens),
                 count(u.completion_tokens),
                 count(u.total_tokens)
-            )
+            );
         }
         None => eprintln!("[usage: not reported]"),
     }
@@ -301,9 +299,10 @@ fn serve(conn: TcpStream) -> std::io::Result<()> {
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
+            let content_length = header
+                .split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+            if let Some((_, value)) = content_length {
                 length = value.trim().parse().unwrap_or(0);
             }
         }

@@ -2698,6 +2698,7 @@ mod tests {
 
     /// Decodes `input` with `decode`, checks `to_json` gives `expected` back.
     #[track_caller]
+    #[allow(clippy::needless_pass_by_value)] // callers pass `json!(..)` literals
     fn check_round_trip<T: std::fmt::Debug + PartialEq>(
         input: Value,
         decode: fn(Value) -> Result<T, Error>,

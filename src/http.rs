@@ -43,26 +43,26 @@ pub(crate) enum ProxySetting {
 /// Everything the transport needs, filled in by `ClientBuilder`.
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub base_url: String,
-    pub api_key: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
-    pub connect_timeout: Option<Duration>,
-    pub response_timeout: Option<Duration>,
-    pub request_timeout: Option<Duration>,
+    pub(crate) base_url: String,
+    pub(crate) api_key: Option<String>,
+    pub(crate) organization: Option<String>,
+    pub(crate) project: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) request_timeout: Option<Duration>,
     /// Bounds the wait for a stream's response headers when
     /// `response_timeout` is not set.
-    pub stream_idle_timeout: Option<Duration>,
-    pub max_retries: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub proxy: ProxySetting,
-    pub root_certificates_pem: Option<Vec<u8>>,
-    pub allow_insecure_http: bool,
-    pub pool_idle_timeout: Duration,
-    pub max_response_size: u64,
+    pub(crate) stream_idle_timeout: Option<Duration>,
+    pub(crate) max_retries: u32,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) proxy: ProxySetting,
+    pub(crate) root_certificates_pem: Option<Vec<u8>>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) max_response_size: u64,
 }
 
 /// What a successful response said besides its body.
@@ -135,12 +135,12 @@ pub(crate) struct Transport {
 
 /// A successful response whose body has not been read yet.
 pub(crate) struct Response {
-    pub info: ResponseInfo,
+    pub(crate) info: ResponseInfo,
     body: ureq::Body,
 }
 
 impl Transport {
-    pub fn new(settings: Settings) -> Result<Transport, Error> {
+    pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
         let url = parse_url(&settings.base_url)?;
         check_insecure_http(&url, &settings)?;
         let (base, base_query) = match settings.base_url.split_once('?') {
@@ -181,14 +181,14 @@ impl Transport {
         })
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// Sends a request, retrying what may be retried, and returns the first
     /// successful response. Error statuses become [`ErrorKind::Api`] errors
     /// with the body; a redirect becomes [`ErrorKind::Redirect`].
-    pub fn send(
+    pub(crate) fn send(
         &self,
         method: &str,
         path: &str,
@@ -294,9 +294,8 @@ impl Transport {
         if !(200..300).contains(&status) {
             return Err(response.into_api_error());
         }
-        if let Some(enc) = response.info.header("content-encoding")
-            && !enc.trim().eq_ignore_ascii_case("identity")
-        {
+        let encoding = response.info.header("content-encoding").map(str::trim);
+        if let Some(enc) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
             return Err(Error::new(
                 ErrorKind::Protocol,
                 format!("unexpected Content-Encoding `{enc}` (the client asks for identity)"),
@@ -364,12 +363,12 @@ fn seed() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    (nanos ^ (std::process::id() as u64) << 32) | 1
+    (nanos ^ u64::from(std::process::id()) << 32) | 1
 }
 
 impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
-    pub fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
+    pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
         let Response { info, mut body } = self;
         let bytes = body
             .with_config()
@@ -380,7 +379,7 @@ impl Response {
     }
 
     /// The body as a stream, for the SSE parser.
-    pub fn into_stream(self) -> (ResponseInfo, StreamBody) {
+    pub(crate) fn into_stream(self) -> (ResponseInfo, StreamBody) {
         let Response { info, body } = self;
         let body = StreamBody {
             reader: body.into_reader(),
@@ -391,7 +390,7 @@ impl Response {
     }
 
     /// The `Content-Type` header's media type, lower-case, without parameters.
-    pub fn media_type(&self) -> Option<String> {
+    pub(crate) fn media_type(&self) -> Option<String> {
         media_type(&self.info)
     }
 
@@ -467,12 +466,12 @@ pub(crate) struct StreamBody {
 
 impl StreamBody {
     /// From now on, a read that has waited past `at` fails with `which`.
-    pub fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
+    pub(crate) fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
         self.deadline = deadline;
     }
 
     /// The typed error behind the last failed read.
-    pub fn take_error(&mut self) -> Option<Error> {
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
         self.error.take()
     }
 
@@ -480,7 +479,7 @@ impl StreamBody {
     /// pool, but never more than `max_bytes` or for longer than `max_time`:
     /// a server that keeps the connection open after the end of the stream
     /// is not waited for (the connection is closed instead).
-    pub fn drain(mut self, max_bytes: usize, max_time: Duration) {
+    pub(crate) fn drain(mut self, max_bytes: usize, max_time: Duration) {
         self.deadline = Some((Instant::now() + max_time, Timeout::StreamTotal));
         let mut buf = [0u8; 4096];
         let mut total = 0;
@@ -532,7 +531,7 @@ fn retry_decision(e: &Error) -> RetryDecision {
     match e.kind() {
         ErrorKind::Connect => RetryDecision::After(None),
         ErrorKind::Timeout => match e.timeout() {
-            Some(Timeout::Connect) | Some(Timeout::ResponseHeaders) => RetryDecision::After(None),
+            Some(Timeout::Connect | Timeout::ResponseHeaders) => RetryDecision::After(None),
             _ => RetryDecision::No,
         },
         ErrorKind::Api => {
@@ -570,14 +569,13 @@ fn retry_decision(e: &Error) -> RetryDecision {
 /// positive and at most a minute.
 fn server_retry_delay(info: &ResponseInfo) -> Option<Duration> {
     let valid = |d: Duration| (!d.is_zero() && d <= MAX_SERVER_RETRY_DELAY).then_some(d);
-    if let Some(ms) = info
+    let retry_after_ms = info
         .header("retry-after-ms")
         .and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms > 0.0
-        && let Some(d) = valid(Duration::from_secs_f64(ms.min(1e9) / 1000.0))
-    {
-        return Some(d);
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+        .and_then(|ms| valid(Duration::from_secs_f64(ms.min(1e9) / 1000.0)));
+    if retry_after_ms.is_some() {
+        return retry_after_ms;
     }
     let value = info.header("retry-after")?.trim();
     if let Ok(secs) = value.parse::<f64>() {
@@ -692,14 +690,14 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
 
 /// The parts of a URL the client needs to decide things before any I/O.
 pub(crate) struct Url<'a> {
-    pub scheme: &'a str,
-    pub host: &'a str,
+    pub(crate) scheme: &'a str,
+    pub(crate) host: &'a str,
 }
 
 impl Url<'_> {
     /// Loopback is decided from the URL alone, never by resolving a name:
     /// `localhost`, 127.0.0.0/8 and `[::1]`.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         if self.host.eq_ignore_ascii_case("localhost") {
             return true;
         }

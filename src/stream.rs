@@ -223,11 +223,10 @@ fn first_non_empty(acc: &mut String, new: &str) {
 }
 
 fn first_non_empty_opt(acc: &mut Option<String>, new: Option<&str>) {
-    if acc.as_deref().is_none_or(str::is_empty)
-        && let Some(new) = new
-        && !new.is_empty()
-    {
-        *acc = Some(new.to_owned());
+    if acc.as_deref().is_none_or(str::is_empty) {
+        if let Some(new) = new.filter(|new| !new.is_empty()) {
+            *acc = Some(new.to_owned());
+        }
     }
 }
 
@@ -292,9 +291,7 @@ impl ChoiceState {
             self.tool_calls.len() - 1
         });
         let call = &mut self.tool_calls[position];
-        if call.id.is_empty()
-            && let Some(id) = id
-        {
+        if let Some(id) = id.filter(|_| call.id.is_empty()) {
             id.clone_into(&mut call.id);
         }
         if call.kind.is_none() {
@@ -370,6 +367,7 @@ mod tests {
 
     /// Accumulates `lines` and compares the completion's JSON with `expected`.
     #[track_caller]
+    #[allow(clippy::needless_pass_by_value)] // callers pass `json!(..)` literals
     fn check(lines: &str, expected: Value) -> ChatCompletion {
         let acc = accumulate(lines);
         let completion = acc.completion();

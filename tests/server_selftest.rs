@@ -139,7 +139,7 @@ fn assert_eof(c: &mut BufReader<TcpStream>) {
 fn json_response_and_request_recording() {
     let server = TestServer::start(|req, r| {
         assert_eq!(req.json()["model"], "m");
-        r.json_with_headers(201, &[("X-Request-Id", "abc")], r#"{"ok":true}"#)
+        r.json_with_headers(201, &[("X-Request-Id", "abc")], r#"{"ok":true}"#);
     });
     assert!(server.base_url().starts_with("http://127.0.0.1:"));
     assert!(server.base_url().ends_with("/v1"));
@@ -577,7 +577,7 @@ fn ureq_agent(root_pem: &str) -> ureq::Agent {
 fn ureq_over_tls_with_generated_root_and_pool_reuse() {
     let cert = TestCert::localhost();
     let server = TestServer::start_tls(&cert, |req, r| {
-        r.json(200, &format!(r#"{{"n":{}}}"#, req.index))
+        r.json(200, &format!(r#"{{"n":{}}}"#, req.index));
     });
     let agent = ureq_agent(&cert.root_pem);
     for i in 0..2 {

@@ -31,7 +31,7 @@ const MAX_HEAD: usize = 64 * 1024;
 type Handler = dyn Fn(&Request, &mut Responder) + Send + Sync + 'static;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn is_timeout(e: &io::Error) -> bool {
@@ -109,7 +109,7 @@ impl Signal {
                 *permits -= 1;
                 break true;
             }
-            if server.is_some_and(|s| s.stopping()) {
+            if server.is_some_and(Shared::stopping) {
                 break false;
             }
             let now = Instant::now();
@@ -124,7 +124,7 @@ impl Signal {
                 .inner
                 .cv
                 .wait_timeout(permits, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         };
         drop(permits);
@@ -398,7 +398,7 @@ impl TestServer {
                 .shared
                 .changed
                 .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
         st
@@ -436,9 +436,7 @@ impl Drop for TestServer {
             ));
         }
         let mut panics = Vec::new();
-        if let Some(h) = self.accept.take()
-            && let Err(p) = h.join()
-        {
+        if let Some(Err(p)) = self.accept.take().map(std::thread::JoinHandle::join) {
             panics.push(panic_message(&p));
         }
         let threads = std::mem::take(&mut lock(&sh.state).threads);
@@ -476,6 +474,7 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // a thread body: it owns what it is given
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>, conn_done: Sender<()>) {
     for incoming in listener.incoming() {
         if shared.stopping() {

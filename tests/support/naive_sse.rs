@@ -148,8 +148,9 @@ impl State {
             // Pinned: an empty value is ignored; a value that overflows u64 is ignored.
             "retry" => {
                 let only_digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-                if only_digits && let Ok(milliseconds) = value.parse::<u64>() {
-                    self.reconnection_time = Some(milliseconds);
+                match value.parse::<u64>() {
+                    Ok(milliseconds) if only_digits => self.reconnection_time = Some(milliseconds),
+                    _ => {}
                 }
             }
             // "Otherwise: The field is ignored."

@@ -113,7 +113,7 @@ impl Script {
                     req.path
                 ),
             };
-            step(req, r)
+            step(req, r);
         }
     }
 }

@@ -68,7 +68,7 @@ impl TestCert {
         let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign CA");
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        let names: Vec<String> = hosts.iter().map(std::string::ToString::to_string).collect();
         let mut leaf_params = CertificateParams::new(names).expect("leaf params (bad host name?)");
         leaf_params
             .distinguished_name
