@@ -8,21 +8,37 @@
 //!
 //! Why the deadline lives here: ureq measures a per-read timeout in bytes
 //! on the wire, but the stream's idle limit is measured in *events* (SSE
-//! comment keep-alives must not postpone it). So transport reads use a short
-//! tick, and on every tick the body checks the deadline the stream layer set
+//! comment keep-alives must not postpone it), and a body's remaining time
+//! cannot be changed once ureq has the response. So every connection goes
+//! through [`TickTransport`], which caps each wait for input at
+//! [`READ_TICK`] while (and only while) a [`StreamBody`] reads on that
+//! thread; on every tick the body checks the deadline the stream layer set
 //! after its last event. A timed-out ureq read leaves the body readable, so
-//! a tick costs nothing but a wake-up.
+//! a tick costs nothing but a wake-up. The same tick bounds the drain after
+//! `[DONE]`, so a server that holds the connection open is never waited on.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
+    Transport as UreqTransport,
+};
 
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
 
 /// The longest a transport read blocks before the stream body checks its
 /// deadline again; bounds how late an idle or total stream timeout fires.
 const READ_TICK: Duration = Duration::from_millis(250);
+thread_local! {
+    /// True while a [`StreamBody`] reads on this thread: [`TickTransport`]
+    /// then caps each wait for input at [`READ_TICK`].
+    static TICKING: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Server-suggested retry delays above this are ignored in favour of backoff.
 const MAX_SERVER_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// At most this much of an error body is kept.
@@ -171,7 +187,12 @@ impl Transport {
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
         let builder = tls_settings(builder, &url, &settings)?;
-        let agent = builder.build().new_agent();
+        let connector = DefaultConnector::new().chain(TickConnector);
+        let agent = ureq::Agent::with_parts(
+            builder.build(),
+            connector,
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
         Ok(Transport {
             agent,
             settings,
@@ -314,11 +335,11 @@ impl Transport {
         let builder = self.agent.configure_request(request?);
         let request = match mode {
             Mode::Json => builder.timeout_global(s.request_timeout),
-            // The stream layer owns the stream's deadlines (see the module
-            // docs); ureq only wakes it up every tick.
-            Mode::Stream => builder
-                .timeout_per_read(Some(READ_TICK))
-                .timeout_recv_response(s.response_timeout.or(s.stream_idle_timeout)),
+            // The stream layer owns the body's deadlines (see the module
+            // docs); the headers are bounded here.
+            Mode::Stream => {
+                builder.timeout_recv_response(s.response_timeout.or(s.stream_idle_timeout))
+            }
         }
         .build();
         self.agent.run(request)
@@ -495,26 +516,111 @@ impl StreamBody {
 impl Read for StreamBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match self.reader.read(buf) {
+            // Checked before every read, not only after a quiet tick: bytes
+            // that keep arriving (keep-alive comments) must not postpone it.
+            if let Some((_, which)) = self.deadline.filter(|(at, _)| Instant::now() >= *at) {
+                self.error = Some(Error::timeout_of(which));
+                return Err(io::Error::new(io::ErrorKind::TimedOut, which.to_string()));
+            }
+            let result = {
+                let _ticking = Ticking::start();
+                self.reader.read(buf)
+            };
+            match result {
                 Ok(n) => return Ok(n),
                 Err(e) => {
                     let err = ureq::Error::from(e);
                     if let ureq::Error::Timeout(ureq::Timeout::PerRead) = err {
-                        match self.deadline {
-                            Some((at, which)) if Instant::now() >= at => {
-                                self.error = Some(Error::timeout_of(which));
-                                return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
-                            }
-                            _ => continue,
-                        }
+                        continue;
                     }
-                    let typed = map_ureq_error(err, Mode::Stream);
+                    let typed = match err {
+                        ureq::Error::Io(io)
+                            if matches!(
+                                io.kind(),
+                                io::ErrorKind::UnexpectedEof
+                                    | io::ErrorKind::ConnectionReset
+                                    | io::ErrorKind::ConnectionAborted
+                                    | io::ErrorKind::BrokenPipe
+                            ) =>
+                        {
+                            Error::new(ErrorKind::Io, "the connection closed mid-stream")
+                                .with_source(io)
+                        }
+                        other => map_ureq_error(other, Mode::Stream),
+                    };
                     let io_err = io::Error::other(typed.to_string());
                     self.error = Some(typed);
                     return Err(io_err);
                 }
             }
         }
+    }
+}
+
+/// Marks this thread as reading a stream body until dropped (also on
+/// unwinding, so a panicking callback cannot leave the flag set).
+struct Ticking;
+
+impl Ticking {
+    fn start() -> Ticking {
+        TICKING.with(|t| t.set(true));
+        Ticking
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        TICKING.with(|t| t.set(false));
+    }
+}
+
+/// The last link of the connector chain: wraps every connection (plain or
+/// TLS) in a [`TickTransport`].
+#[derive(Debug)]
+struct TickConnector;
+
+impl Connector<Box<dyn UreqTransport>> for TickConnector {
+    type Out = TickTransport;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails,
+        chained: Option<Box<dyn UreqTransport>>,
+    ) -> Result<Option<TickTransport>, ureq::Error> {
+        Ok(chained.map(TickTransport))
+    }
+}
+
+/// A connection that, while [`TICKING`] is set on the reading thread, waits
+/// for input at most [`READ_TICK`] at a time (reported to ureq as a
+/// per-read timeout, which leaves the connection usable). Everything else is
+/// passed through unchanged.
+#[derive(Debug)]
+struct TickTransport(Box<dyn UreqTransport>);
+
+impl UreqTransport for TickTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, mut timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        if TICKING.with(Cell::get) {
+            let tick = READ_TICK.into();
+            timeout.per_read = Some(timeout.per_read.map_or(tick, |d| d.min(tick)));
+        }
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
     }
 }
 
