@@ -2651,6 +2651,18 @@ pub(crate) fn parse_error_body(body: &str) -> Option<ApiErrorFields> {
     }
 }
 
+/// The error of an `event: error` whose data is the error object itself, as the Responses API
+/// sends it (`{"type": "error", "code": .., "message": .., "param": ..}`); `None` without a
+/// message. Its `type` is the event's type (`"error"`), not an error type, so it is dropped.
+pub(crate) fn parse_flat_error(body: &str) -> Option<ApiErrorFields> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let mut fields = ApiErrorFields::from_error_value(&value)?;
+    if fields.kind.as_deref() == Some("error") {
+        fields.kind = None;
+    }
+    fields.message.is_some().then_some(fields)
+}
+
 /// Detects an error in a parsed stream payload: an object with an `"error"` key holding an
 /// object or a non-empty string. This covers both `data: {"error": {...}}` and an error inside
 /// an otherwise normal chunk (OpenRouter: `{"id": .., "choices": [..], "error": {...}}`).

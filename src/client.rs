@@ -180,7 +180,10 @@ impl Client {
     /// Server-Sent Events, for endpoints this crate does not model (the
     /// Responses API, legacy completions). `on_event` sees every event,
     /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
-    /// The stream's idle and total limits apply.
+    /// The stream's idle and total limits apply. A stream that ends inside
+    /// an event is [`ErrorKind::Truncated`], except a final `data: [DONE]`
+    /// line without its blank line, which is handed to `on_event` and ends
+    /// the stream successfully.
     pub fn post_stream(
         &self,
         path: &str,

@@ -449,7 +449,11 @@ pub(crate) fn api_error_from_body(
     info: &ResponseInfo,
     in_stream: bool,
 ) -> ApiError {
-    let fields = crate::chat::parse_error_body(body);
+    let fields = crate::chat::parse_error_body(body).or_else(|| {
+        in_stream
+            .then(|| crate::chat::parse_flat_error(body))
+            .flatten()
+    });
     let message = match fields.as_ref().and_then(|f| f.message.clone()) {
         Some(m) => m,
         None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),

@@ -1116,7 +1116,6 @@ struct Events {
     reader: EventReader<StreamBody>,
     limits: StreamLimits,
     started: Instant,
-    last_event: Instant,
 }
 
 /// What [`Events::next`] found.
@@ -1136,20 +1135,20 @@ enum Next<'a> {
 impl Events {
     fn new(body: StreamBody, limits: StreamLimits) -> Events {
         let parser = sse::Parser::with_max_event_size(limits.max_event_size);
-        let now = Instant::now();
         Events {
             reader: EventReader::with_capacity(16 * 1024, body, parser),
             limits,
-            started: now,
-            last_event: now,
+            started: Instant::now(),
         }
     }
 
     fn next(&mut self) -> Result<Next<'_>, Error> {
+        // Idle time is time spent waiting for the server: it starts when the caller asks for
+        // the next event, so the caller's own time (its callback) does not count.
         let idle = self
             .limits
             .idle
-            .map(|d| (self.last_event + d, Timeout::StreamIdle));
+            .map(|d| (Instant::now() + d, Timeout::StreamIdle));
         let total = self
             .limits
             .total
@@ -1161,7 +1160,6 @@ impl Events {
         self.reader.get_mut().set_deadline(deadline);
         match self.reader.next_event() {
             Ok(Some(_)) => {
-                self.last_event = Instant::now();
                 // Re-borrow: the event is read again through the parser so
                 // the borrow checker sees one borrow per path.
                 Ok(Next::Event(self.reader.parser().event()))
@@ -1221,8 +1219,19 @@ pub(crate) fn raw_events(
                 }
             }
             Next::End {
-                discarded, cause, ..
+                done_line,
+                discarded,
+                cause,
             } => {
+                if done_line {
+                    // The same leniency as for chat streams: a server that closes right after
+                    // `data: [DONE]`, without its blank line, ended the stream on purpose. The
+                    // caller still sees the `[DONE]` event.
+                    if let Some(done) = events.reader.parser().discarded() {
+                        let _ = on_event(done);
+                    }
+                    return Ok(());
+                }
                 return match cause {
                     Some(cause) => Err(truncated("the connection ended mid-stream", Some(cause))),
                     None if discarded => Err(truncated(
