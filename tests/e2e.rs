@@ -1,0 +1,895 @@
+//! End-to-end tests against a real OpenAI-compatible server: llama.cpp's
+//! `llama-server` on 127.0.0.1, serving the tiny random-weight model that
+//! `e2e/gen_model.py` writes. See `e2e/README.md`.
+//!
+//! Every test is `#[ignore]`d, so the default `cargo test` lists them without
+//! running them. Run them with a server:
+//!
+//! ```text
+//! e2e/run.sh cargo test --release --test e2e -- --include-ignored
+//! ```
+//!
+//! or against a server started by hand, with
+//! `CHATSTREAM_E2E_BASE_URL=http://127.0.0.1:PORT/v1 CHATSTREAM_E2E_API_KEY=KEY`.
+//! A missing variable fails the test: these tests never skip.
+//!
+//! The model was built so that requests can force behaviours (see the table
+//! in `e2e/README.md`): `logit_bias {"4": 100}` (EOS) stops at once,
+//! `logit_bias {"5": 100}` (`<tool_call>`) with tools gives exactly one tool
+//! call, and without a bias every generation runs into `max_tokens`.
+
+use std::borrow::Cow;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use chatstream::{
+    ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, Message, ResponseFormat,
+    Role, Tool, ToolCall, ToolChoice,
+};
+use serde_json::{Value, json};
+
+/// The `--alias` the scripts give the model.
+const MODEL: &str = "tiny-random-llama";
+/// Token ids fixed by `e2e/gen_model.py`.
+const EOS: u64 = 4;
+const TOOL_CALL: u64 = 5;
+/// `-np 4`: the server's slots, the largest `n` it accepts.
+const SLOTS: u32 = 4;
+
+// ---- setup ---------------------------------------------------------------------------
+
+#[track_caller]
+fn env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => panic!(
+            "{name} is not set. These tests need a running llama-server: run \
+             `e2e/run.sh cargo test --release --test e2e -- --include-ignored` \
+             (see e2e/README.md)"
+        ),
+    }
+}
+
+fn base_url() -> String {
+    env("CHATSTREAM_E2E_BASE_URL")
+}
+
+fn api_key() -> String {
+    env("CHATSTREAM_E2E_API_KEY")
+}
+
+/// A client for the server, configured like a user would: defaults plus the
+/// base URL and key.
+fn client() -> Client {
+    client_for(&base_url())
+}
+
+fn client_for(url: &str) -> Client {
+    Client::builder()
+        .base_url(url)
+        .api_key(api_key())
+        .build()
+        .expect("client")
+}
+
+fn user(text: &str) -> Vec<Message> {
+    vec![Message::user(text)]
+}
+
+fn request(text: &str) -> ChatRequest {
+    ChatRequest::new(MODEL, user(text))
+}
+
+/// Streams `request`, returning every chunk and the accumulated completion.
+#[track_caller]
+fn stream(client: &Client, request: &ChatRequest) -> (Vec<ChatChunk>, ChatCompletion) {
+    let mut chunks = Vec::new();
+    let completion = client
+        .chat_stream(request, |chunk| {
+            chunks.push(chunk.clone());
+            ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("streamed request failed: {e}"));
+    (chunks, completion)
+}
+
+#[track_caller]
+fn chat(client: &Client, request: &ChatRequest) -> ChatCompletion {
+    client
+        .chat(request)
+        .unwrap_or_else(|e| panic!("request failed: {e}"))
+}
+
+/// The concatenated `content` deltas of choice `index`.
+fn streamed_text(chunks: &[ChatChunk], index: u64) -> String {
+    chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter(|c| c.index == index)
+        .filter_map(|c| c.delta.content.as_deref())
+        .collect()
+}
+
+fn choice_text(completion: &ChatCompletion, index: usize) -> Cow<'_, str> {
+    completion.choices[index].message.text()
+}
+
+fn weather_tool() -> Tool {
+    // Only enums and booleans: the tiny model fills free strings and numbers
+    // with random characters.
+    Tool::function(
+        "get_weather",
+        "Current weather for a city",
+        json!({
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "enum": ["Paris", "London", "Tokyo"]},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "detailed": {"type": "boolean"}
+            },
+            "required": ["city", "unit"]
+        }),
+    )
+}
+
+fn forced_tool_call_request() -> ChatRequest {
+    request("What is the weather in Paris?")
+        .tool(weather_tool())
+        .logit_bias(TOOL_CALL, 100.0)
+        .max_tokens(400)
+}
+
+/// Checks one get_weather call: an id, and arguments that parse as JSON
+/// matching the tool's schema.
+#[track_caller]
+fn assert_weather_call(call: &ToolCall) {
+    assert!(!call.id.is_empty(), "tool call without id: {call:?}");
+    assert_eq!(call.kind, "function");
+    assert_eq!(call.function.name, "get_weather");
+    let args = call
+        .arguments_json()
+        .unwrap_or_else(|e| panic!("arguments are not JSON: {e}: {:?}", call.function.arguments));
+    let args = args.as_object().expect("arguments are an object");
+    for key in args.keys() {
+        assert!(
+            ["city", "unit", "detailed"].contains(&key.as_str()),
+            "unknown argument {key}: {args:?}"
+        );
+    }
+    let city = args.get("city").and_then(Value::as_str);
+    assert!(
+        matches!(city, Some("Paris" | "London" | "Tokyo")),
+        "city: {args:?}"
+    );
+    let unit = args.get("unit").and_then(Value::as_str);
+    assert!(
+        matches!(unit, Some("celsius" | "fahrenheit")),
+        "unit: {args:?}"
+    );
+    if let Some(detailed) = args.get("detailed") {
+        assert!(detailed.is_boolean(), "detailed: {args:?}");
+    }
+}
+
+#[track_caller]
+fn expect_api_error(result: Result<impl std::fmt::Debug, Error>, status: u16) -> Error {
+    let err = match result {
+        Ok(ok) => panic!("expected HTTP {status}, got {ok:?}"),
+        Err(err) => err,
+    };
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    assert_eq!(err.status(), Some(status), "{err}");
+    let api = err.api().expect("api error details");
+    assert_eq!(api.status, status);
+    assert!(!api.message.is_empty(), "{api:?}");
+    err
+}
+
+// ---- completions ---------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn plain_completion() {
+    let completion = chat(&client(), &request("Tell me a story.").max_tokens(16));
+
+    assert_eq!(completion.model, MODEL);
+    assert_eq!(completion.object, "chat.completion");
+    assert!(!completion.id.is_empty());
+    assert_eq!(completion.choices.len(), 1);
+    assert!(!completion.content().is_empty());
+    // The model never samples EOS by itself: it runs into max_tokens.
+    assert_eq!(completion.finish_reason(), Some("length"));
+    let usage = completion.usage.as_ref().expect("usage");
+    assert_eq!(usage.completion_tokens, Some(16));
+    assert!(usage.prompt_tokens.unwrap_or(0) > 0, "{usage:?}");
+    assert_eq!(
+        usage.total_tokens,
+        Some(usage.prompt_tokens.unwrap() + 16),
+        "{usage:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn streamed_completion() {
+    let (chunks, completion) = stream(&client(), &request("Tell me a story.").max_tokens(16));
+
+    // One chunk for the role, then one per token, then the finish chunk.
+    assert!(chunks.len() > 16, "{} chunks", chunks.len());
+    assert_eq!(
+        chunks[0].choices[0].delta.role.as_ref().map(Role::as_str),
+        Some("assistant")
+    );
+    assert!(chunks.iter().all(|c| c.model == MODEL));
+    let text = streamed_text(&chunks, 0);
+    assert!(!text.is_empty());
+    assert_eq!(completion.content(), text);
+    assert_eq!(completion.finish_reason(), Some("length"));
+    assert_eq!(completion.model, MODEL);
+    assert_eq!(completion.choices[0].message.role.as_str(), "assistant");
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn streamed_chunks_iterator() {
+    let mut stream = client()
+        .chat_chunks(&request("Count.").max_tokens(10))
+        .expect("stream");
+    let mut text = String::new();
+    for chunk in &mut stream {
+        let chunk = chunk.expect("chunk");
+        text.push_str(chunk.content());
+    }
+    let completion = stream.into_completion();
+    assert_eq!(completion.content(), text);
+    assert_eq!(completion.finish_reason(), Some("length"));
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn stream_stopped_early_keeps_what_arrived() {
+    let client = client();
+    let mut seen = 0;
+    let completion = client
+        .chat_stream(&request("Go on.").max_tokens(200), |chunk| {
+            if !chunk.content().is_empty() {
+                seen += 1;
+            }
+            if seen == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("stream");
+    assert!(!completion.content().is_empty());
+    assert_eq!(completion.finish_reason(), None, "stopped before the end");
+    // The client is still usable afterwards.
+    let next = chat(&client, &request("Again.").max_tokens(3));
+    assert_eq!(next.finish_reason(), Some("length"));
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn streamed_usage_is_captured() {
+    let request = request("Tell me a story.").max_tokens(12);
+    let (chunks, completion) = stream(&client(), &request);
+
+    // The client asks for stream_options.include_usage by default: llama.cpp
+    // then ends with a chunk whose `choices` is empty and that carries usage.
+    let last = chunks.last().expect("chunks");
+    assert!(last.choices.is_empty(), "{last:?}");
+    let usage = completion.usage.as_ref().expect("usage of the stream");
+    assert_eq!(usage.completion_tokens, Some(12));
+
+    // The same request without streaming reports the same numbers.
+    let plain = chat(&client(), &request);
+    let plain_usage = plain.usage.as_ref().expect("usage");
+    assert_eq!(usage.prompt_tokens, plain_usage.prompt_tokens);
+    assert_eq!(usage.completion_tokens, plain_usage.completion_tokens);
+    assert_eq!(usage.total_tokens, plain_usage.total_tokens);
+
+    // Without the option llama.cpp sends no usage at all.
+    let no_usage = Client::builder()
+        .base_url(base_url())
+        .api_key(api_key())
+        .stream_usage(false)
+        .build()
+        .expect("client");
+    let (chunks, completion) = stream(&no_usage, &request);
+    assert!(chunks.iter().all(|c| c.usage.is_none()));
+    assert!(chunks.iter().all(|c| !c.choices.is_empty()));
+    assert_eq!(completion.usage, None);
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn n_two_streamed_and_plain() {
+    let client = client();
+    let request = request("Two answers, please.").n(2).max_tokens(8).seed(7);
+    let (chunks, streamed) = stream(&client, &request);
+
+    // The indices are interleaved, and each has its own role chunk, finish
+    // chunk and (llama.cpp) usage chunk.
+    for index in [0, 1] {
+        let roles = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter(|c| c.index == index && c.delta.role.is_some())
+            .count();
+        assert_eq!(roles, 1, "role chunks of choice {index}");
+        let finishes: Vec<_> = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter(|c| c.index == index)
+            .filter_map(|c| c.finish_reason.as_deref())
+            .collect();
+        assert_eq!(finishes, ["length"], "finish reasons of choice {index}");
+    }
+    let usage_chunks = chunks.iter().filter(|c| c.usage.is_some()).count();
+    assert_eq!(
+        usage_chunks, 2,
+        "llama.cpp sends one usage chunk per choice"
+    );
+
+    assert_eq!(streamed.choices.len(), 2);
+    for (i, choice) in streamed.choices.iter().enumerate() {
+        assert_eq!(choice.index, i as u64);
+        assert_eq!(choice.finish_reason.as_deref(), Some("length"));
+        assert_eq!(choice.message.text(), streamed_text(&chunks, i as u64));
+        assert!(!choice.message.text().is_empty());
+    }
+
+    let plain = chat(&client, &request);
+    assert_eq!(plain.choices.len(), 2);
+    for (i, choice) in plain.choices.iter().enumerate() {
+        assert_eq!(choice.index, i as u64);
+        assert_eq!(choice.finish_reason.as_deref(), Some("length"));
+    }
+    // The accumulated usage is the last usage received (never a sum).
+    // llama.cpp's usage chunks each count one choice's tokens, and so does
+    // its non-streamed usage: both agree.
+    let (s, p) = (streamed.usage.expect("usage"), plain.usage.expect("usage"));
+    assert_eq!(s.completion_tokens, Some(8));
+    assert_eq!(s.completion_tokens, p.completion_tokens);
+    assert_eq!(s.prompt_tokens, p.prompt_tokens);
+    assert_eq!(s.total_tokens, p.total_tokens);
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn streamed_and_plain_agree_at_temperature_zero() {
+    let client = client();
+    let request = request("Say the same thing twice.")
+        .temperature(0.0)
+        .max_tokens(24);
+    let plain = chat(&client, &request);
+    let (_, streamed) = stream(&client, &request);
+    assert!(!plain.content().is_empty());
+    assert_eq!(streamed.content(), plain.content());
+    assert_eq!(streamed.finish_reason(), plain.finish_reason());
+    assert_eq!(
+        streamed.usage.as_ref().and_then(|u| u.completion_tokens),
+        plain.usage.as_ref().and_then(|u| u.completion_tokens)
+    );
+    // Greedy decoding: again the same.
+    assert_eq!(chat(&client, &request).content(), plain.content());
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn max_tokens_gives_finish_reason_length() {
+    let client = client();
+    for request in [
+        request("Ramble on.").max_tokens(5),
+        request("Ramble on.").max_completion_tokens(5),
+    ] {
+        let plain = chat(&client, &request);
+        assert_eq!(plain.finish_reason(), Some("length"));
+        assert_eq!(plain.usage.and_then(|u| u.completion_tokens), Some(5));
+        let (_, streamed) = stream(&client, &request);
+        assert_eq!(streamed.finish_reason(), Some("length"));
+        assert_eq!(streamed.usage.and_then(|u| u.completion_tokens), Some(5));
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn stop_string_ends_with_finish_reason_stop() {
+    let client = client();
+    let base = request("Say something.").temperature(0.0).max_tokens(40);
+    let full = chat(&client, &base).content().into_owned();
+    // A word from the middle of the greedy text.
+    let words: Vec<&str> = full.split_whitespace().collect();
+    assert!(words.len() >= 4, "too few words in {full:?}");
+    let stop = words[2].to_owned();
+
+    let with_stop = base.clone().stop(vec![stop.as_str()]);
+    let plain = chat(&client, &with_stop);
+    let (_, streamed) = stream(&client, &with_stop);
+    for completion in [&plain, &streamed] {
+        let content = completion.content();
+        assert_eq!(completion.finish_reason(), Some("stop"), "{content:?}");
+        // The text up to the first occurrence of the stop string, which is
+        // left out.
+        let cut = full.find(&stop).expect("stop string in the full text");
+        assert_eq!(content, &full[..cut], "stop {stop:?} in {full:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn forced_stop() {
+    let client = client();
+    let request = request("Stop at once.")
+        .logit_bias(EOS, 100.0)
+        .max_tokens(16);
+
+    let plain = chat(&client, &request);
+    assert_eq!(plain.finish_reason(), Some("stop"));
+    assert_eq!(plain.content(), "");
+    assert_eq!(
+        plain.usage.as_ref().and_then(|u| u.completion_tokens),
+        Some(1)
+    );
+
+    let (chunks, streamed) = stream(&client, &request);
+    assert_eq!(streamed.finish_reason(), Some("stop"));
+    assert_eq!(streamed.content(), "");
+    assert_eq!(streamed_text(&chunks, 0), "");
+}
+
+// ---- tools ---------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn forced_tool_call_not_streamed() {
+    let client = client();
+    for choice in [ToolChoice::Auto, ToolChoice::Required] {
+        let completion = chat(
+            &client,
+            &forced_tool_call_request().tool_choice(choice.clone()),
+        );
+        assert_eq!(completion.finish_reason(), Some("tool_calls"), "{choice:?}");
+        let calls = completion.tool_calls();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_weather_call(&calls[0]);
+        // llama.cpp sends "content": "" (not null) next to tool calls.
+        assert_eq!(completion.content(), "");
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn forced_tool_call_streamed() {
+    let (chunks, completion) = stream(&client(), &forced_tool_call_request());
+
+    assert_eq!(completion.finish_reason(), Some("tool_calls"));
+    let calls = completion.tool_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_weather_call(&calls[0]);
+
+    // The first fragment carries id, type and name; the arguments come in
+    // many fragments that add up to the accumulated arguments.
+    let deltas: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .flat_map(|c| &c.delta.tool_calls)
+        .collect();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    let first = deltas[0];
+    assert_eq!(first.index, Some(0));
+    assert_eq!(first.id.as_deref(), Some(calls[0].id.as_str()));
+    let first_fn = first
+        .function
+        .as_ref()
+        .expect("function in the first fragment");
+    assert_eq!(first_fn.name.as_deref(), Some("get_weather"));
+    let arguments: String = deltas
+        .iter()
+        .filter_map(|d| d.function.as_ref()?.arguments.as_deref())
+        .collect();
+    assert_eq!(arguments, calls[0].function.arguments);
+    assert!(deltas.iter().all(|d| d.index == Some(0)));
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn tools_without_bias_give_text() {
+    let completion = chat(
+        &client(),
+        &request("What is the weather in Paris?")
+            .tool(weather_tool())
+            .max_tokens(20),
+    );
+    assert_eq!(completion.finish_reason(), Some("length"));
+    assert!(completion.tool_calls().is_empty());
+    assert!(!completion.content().is_empty());
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn tool_result_round_trip() {
+    let client = client();
+    let first = chat(&client, &forced_tool_call_request());
+    assert_eq!(first.finish_reason(), Some("tool_calls"));
+    let calls = first.tool_calls().to_vec();
+    assert_eq!(calls.len(), 1);
+    let call_id = calls[0].id.clone();
+
+    let mut messages = user("What is the weather in Paris?");
+    messages.push(Message::assistant_tool_calls(calls));
+    messages.push(Message::tool(
+        call_id,
+        r#"{"temperature": 21, "sky": "clear"}"#,
+    ));
+    // Block EOS so that the answer has text (with some templates a tool call
+    // in the history ends the next turn at once).
+    let follow_up = ChatRequest::new(MODEL, messages)
+        .tool(weather_tool())
+        .logit_bias(EOS, -100.0)
+        .max_tokens(12);
+
+    let plain = chat(&client, &follow_up);
+    assert_eq!(plain.finish_reason(), Some("length"));
+    assert!(plain.tool_calls().is_empty());
+    assert!(!plain.content().is_empty());
+    // The history reached the template: the prompt is longer than the first one.
+    let prompt = |c: &ChatCompletion| c.usage.as_ref().and_then(|u| u.prompt_tokens).unwrap();
+    assert!(prompt(&plain) > prompt(&first) + 10);
+
+    let (_, streamed) = stream(&client, &follow_up);
+    assert_eq!(streamed.finish_reason(), Some("length"));
+    assert!(!streamed.content().is_empty());
+}
+
+// ---- logprobs, structured output, models ---------------------------------------------
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn logprobs_streamed_and_accumulated() {
+    let client = client();
+    let request = request("Tell me a story.")
+        .logprobs(true)
+        .top_logprobs(2)
+        .max_tokens(6)
+        .seed(11);
+
+    let check = |completion: &ChatCompletion| {
+        let logprobs = completion.choices[0].logprobs.as_ref().expect("logprobs");
+        let content = logprobs.content.as_ref().expect("logprobs.content");
+        assert_eq!(content.len(), 6, "{content:?}");
+        for entry in content {
+            assert!(entry.logprob <= 0.0, "{entry:?}");
+            assert_eq!(entry.top_logprobs.len(), 2, "{entry:?}");
+            assert_eq!(
+                entry.bytes.as_deref(),
+                Some(entry.token.as_bytes()),
+                "{entry:?}"
+            );
+        }
+        let tokens: String = content.iter().map(|e| e.token.as_str()).collect();
+        assert_eq!(tokens, choice_text(completion, 0));
+        content.iter().map(|e| e.token.clone()).collect::<Vec<_>>()
+    };
+
+    let plain = chat(&client, &request);
+    let (chunks, streamed) = stream(&client, &request);
+    // Streamed: logprobs arrive in the deltas, one token each.
+    let per_chunk = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.logprobs.as_ref()?.content.as_ref())
+        .map(Vec::len)
+        .sum::<usize>();
+    assert_eq!(per_chunk, 6);
+    assert_eq!(check(&streamed), check(&plain), "same seed, same tokens");
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn response_format_json_schema() {
+    let client = client();
+    let schema = json!({
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": false
+    });
+    let request = request("Is everything ok?")
+        .response_format(ResponseFormat::json_schema("status", schema))
+        .max_tokens(200);
+    let plain = chat(&client, &request);
+    let (_, streamed) = stream(&client, &request);
+    for completion in [plain, streamed] {
+        let content = completion.content();
+        let value: Value = serde_json::from_str(&content)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
+        let object = value.as_object().expect("an object");
+        assert_eq!(object.len(), 1, "{value}");
+        assert!(object["ok"].is_boolean(), "{value}");
+        assert_eq!(completion.finish_reason(), Some("stop"));
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn models_lists_the_model() {
+    let models = client().models().expect("models");
+    assert!(
+        models.iter().any(|m| m.id == MODEL),
+        "no {MODEL} in {models:?}"
+    );
+}
+
+// ---- errors --------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn wrong_api_key_gives_typed_401() {
+    let wrong = Client::builder()
+        .base_url(base_url())
+        .api_key("sk-wrong")
+        .build()
+        .expect("client");
+    let request = request("Hello?").max_tokens(2);
+    for err in [
+        expect_api_error(wrong.chat(&request), 401),
+        expect_api_error(
+            wrong.chat_stream(&request, |_| ControlFlow::Continue(())),
+            401,
+        ),
+        expect_api_error(wrong.models(), 401),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.message, "Invalid API Key");
+        assert_eq!(api.error_type.as_deref(), Some("authentication_error"));
+        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
+    }
+
+    // No key at all: also 401.
+    let none = Client::builder()
+        .base_url(base_url())
+        .build()
+        .expect("client");
+    expect_api_error(none.chat(&request), 401);
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn malformed_requests_give_typed_400() {
+    let client = client();
+
+    // More choices than the server has slots.
+    let too_many = request("Hi").n(SLOTS + 1).max_tokens(2);
+    for err in [
+        expect_api_error(client.chat(&too_many), 400),
+        expect_api_error(
+            client.chat_stream(&too_many, |_| ControlFlow::Continue(())),
+            400,
+        ),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.error_type.as_deref(), Some("invalid_request_error"));
+        assert!(
+            api.message.contains("'n'") && api.message.contains(&format!("got {}", SLOTS + 1)),
+            "{api:?}"
+        );
+    }
+
+    // A field of the wrong type, sent through the request's extra map.
+    let wrong_type = request("Hi").max_tokens(2).extra("temperature", "hot");
+    for err in [
+        expect_api_error(client.chat(&wrong_type), 400),
+        expect_api_error(
+            client.chat_stream(&wrong_type, |_| ControlFlow::Continue(())),
+            400,
+        ),
+    ] {
+        let api = err.api().unwrap();
+        assert!(api.message.contains("temperature"), "{api:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn over_long_prompt_gives_context_size_error() {
+    let client = client();
+    // Each slot has 1024 tokens of context (-c 4096 -np 4).
+    let long = "hello world ".repeat(1500);
+    let request = request(&long).max_tokens(4);
+    // Found before the first token, so a plain 400 even when streaming.
+    for err in [
+        expect_api_error(client.chat(&request), 400),
+        expect_api_error(
+            client.chat_stream(&request, |_| ControlFlow::Continue(())),
+            400,
+        ),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.error_type.as_deref(), Some("exceed_context_size_error"));
+        assert!(api.body.contains("n_ctx"), "{}", api.body);
+    }
+}
+
+// ---- connections ---------------------------------------------------------------------
+
+/// A TCP relay on 127.0.0.1 in front of the server that counts the
+/// connections it accepts (llama-server does not report them). Each byte is
+/// passed on unchanged; a close on one side is passed on as a close.
+struct Relay {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    fn start() -> Relay {
+        let url = base_url();
+        let rest = url
+            .strip_prefix("http://")
+            .expect("CHATSTREAM_E2E_BASE_URL starts with http://");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let upstream: SocketAddr = authority
+            .to_socket_addrs()
+            .expect("server address")
+            .next()
+            .expect("server address");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        thread::spawn(move || {
+            for downstream in listener.incoming() {
+                let Ok(downstream) = downstream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Ok(up) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                pipe(downstream.try_clone().unwrap(), up.try_clone().unwrap());
+                pipe(up, downstream);
+            }
+        });
+        Relay {
+            url: format!("http://127.0.0.1:{port}/{path}"),
+            accepted,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    thread::spawn(move || {
+        let _ = io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn sequential_requests_reuse_connections() {
+    let relay = Relay::start();
+    let client = client_for(&relay.url);
+
+    for i in 0..6 {
+        let completion = chat(&client, &request("Hi").max_tokens(3));
+        assert_eq!(completion.finish_reason(), Some("length"), "request {i}");
+    }
+    assert!(!client.models().expect("models").is_empty());
+    let stopped = chat(&client, &request("Hi").logit_bias(EOS, 100.0));
+    assert_eq!(stopped.finish_reason(), Some("stop"));
+    assert_eq!(
+        relay.connections(),
+        1,
+        "8 sequential plain requests on one Client should share one connection"
+    );
+
+    // llama-server closes the connection after every streamed response
+    // (although it announces `Keep-Alive`), so each stream uses up one
+    // connection. The request after a stream must still work: the client
+    // may not fail on the closed pooled connection.
+    let streams = 5;
+    for i in 0..streams {
+        let (_, streamed) = stream(&client, &request("Hi").max_tokens(3));
+        assert_eq!(streamed.finish_reason(), Some("length"), "stream {i}");
+        let completion = chat(&client, &request("Hi").max_tokens(3));
+        assert_eq!(
+            completion.finish_reason(),
+            Some("length"),
+            "request after stream {i}"
+        );
+    }
+    let (_, tool) = stream(&client, &forced_tool_call_request());
+    assert_eq!(tool.finish_reason(), Some("tool_calls"));
+    assert!(!client.models().expect("models").is_empty());
+    // Each stream may have cost a new connection, nothing else.
+    assert!(
+        relay.connections() <= 1 + streams + 1,
+        "{} connections for {} streams",
+        relay.connections(),
+        streams + 1
+    );
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn request_after_idle_keep_alive_timeout_still_works() {
+    // llama-server closes a keep-alive connection after 5 s of idleness. A
+    // request after that must not fail on the closed pooled connection:
+    // with the default pool idle timeout (below 5 s) the connection is not
+    // reused, and with a longer one the client must notice it was closed.
+    let default_relay = Relay::start();
+    let long_relay = Relay::start();
+    let clients = [
+        client_for(&default_relay.url),
+        Client::builder()
+            .base_url(&long_relay.url)
+            .api_key(api_key())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .max_retries(0)
+            .build()
+            .expect("client"),
+    ];
+    for client in &clients {
+        assert_eq!(
+            chat(client, &request("Hi").max_tokens(2)).finish_reason(),
+            Some("length")
+        );
+    }
+    thread::sleep(Duration::from_secs(6));
+    for client in &clients {
+        assert_eq!(
+            chat(client, &request("Hi").max_tokens(2)).finish_reason(),
+            Some("length")
+        );
+    }
+    thread::sleep(Duration::from_secs(6));
+    for client in &clients {
+        let (_, streamed) = stream(client, &request("Hi").max_tokens(2));
+        assert_eq!(streamed.finish_reason(), Some("length"));
+    }
+    for relay in [&default_relay, &long_relay] {
+        assert_eq!(
+            relay.connections(),
+            3,
+            "a new connection after each idle gap"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn requests_queued_behind_busy_slots_still_work() {
+    // With all slots busy, llama-server queues a request and sends its
+    // response headers only when a slot frees up: a client read timeout
+    // shorter than that wait must not fail the request.
+    let busy: Vec<_> = (0..SLOTS)
+        .map(|_| {
+            thread::spawn(|| {
+                let long = request("Talk for a while.")
+                    .logit_bias(EOS, -100.0)
+                    .max_tokens(600);
+                chat(&client(), &long).finish_reason().map(str::to_owned)
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let client = client();
+    let (_, streamed) = stream(&client, &request("Hi").max_tokens(3));
+    assert_eq!(streamed.finish_reason(), Some("length"));
+    let plain = chat(&client, &request("Hi").max_tokens(3));
+    assert_eq!(plain.finish_reason(), Some("length"));
+    for handle in busy {
+        assert_eq!(
+            handle.join().expect("busy request").as_deref(),
+            Some("length")
+        );
+    }
+}
