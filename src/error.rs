@@ -44,7 +44,8 @@ pub enum ErrorKind {
     /// [`Error::raw`] has the offending text.
     Decode,
     /// The stream ended (closed or reset) before it was complete: before
-    /// `data: [DONE]` and before every choice had a finish reason.
+    /// `data: [DONE]` and before every choice had a finish reason; or the
+    /// connection ended inside a plain response's body (after its headers).
     Truncated,
     /// One stream event was larger than the configured limit.
     EventTooLarge,

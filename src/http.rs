@@ -159,6 +159,7 @@ impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
         let url = parse_url(&settings.base_url)?;
         check_insecure_http(&url, &settings)?;
+        check_header_values(&settings)?;
         let (base, base_query) = match settings.base_url.split_once('?') {
             Some((b, q)) => (b.trim_end_matches('/').to_string(), Some(q.to_string())),
             None => (settings.base_url.trim_end_matches('/').to_string(), None),
@@ -391,11 +392,19 @@ impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
     pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
         let Response { info, mut body } = self;
-        let bytes = body
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| map_ureq_error(e, Mode::Json))?;
+        let bytes = body.with_config().limit(limit).read_to_vec().map_err(|e| {
+            match map_ureq_error(e, Mode::Json) {
+                // The status line and headers did arrive, so this is not a
+                // connection failure (which says the request may not have been
+                // processed, and is retried): the body was cut short.
+                cut if cut.kind() == ErrorKind::Connect => Error::new(
+                    ErrorKind::Truncated,
+                    "the connection ended before the whole response body arrived",
+                )
+                .with_source(cut),
+                other => other,
+            }
+        })?;
         Ok((info, bytes))
     }
 
@@ -850,9 +859,46 @@ pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, Error> {
     Ok(Url { scheme, host })
 }
 
+/// Header values are checked when the client is built, so a key pasted
+/// with its line break is a clear configuration error (which never echoes
+/// the value) instead of a protocol error on every request.
+fn check_header_values(s: &Settings) -> Result<(), Error> {
+    let named = [
+        ("the API key", s.api_key.as_deref()),
+        ("the organization", s.organization.as_deref()),
+        ("the project", s.project.as_deref()),
+    ]
+    .into_iter()
+    .map(|(what, value)| (what.to_string(), value));
+    let headers = s
+        .headers
+        .iter()
+        .map(|(name, value)| (format!("the `{name}` header"), Some(value.as_str())));
+    for (what, value) in named.chain(headers) {
+        // What an HTTP field value may not hold (RFC 9110, 5.5).
+        let invalid = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+        if value.is_some_and(|v| v.bytes().any(invalid)) {
+            return Err(Error::config(format!(
+                "{what} contains a control character (a line break?), which cannot be \
+                 sent in an HTTP header"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Headers that carry a credential as surely as `api_key` does: Azure's
+/// `api-key`, a hand-made `Authorization`, and `x-api-key`.
+fn is_credential_header(name: &str) -> bool {
+    ["authorization", "api-key", "x-api-key"]
+        .iter()
+        .any(|c| name.trim().eq_ignore_ascii_case(c))
+}
+
 fn check_insecure_http(url: &Url<'_>, s: &Settings) -> Result<(), Error> {
+    let has_key = s.api_key.is_some() || s.headers.iter().any(|(n, _)| is_credential_header(n));
     if url.scheme.eq_ignore_ascii_case("http")
-        && s.api_key.is_some()
+        && has_key
         && !url.is_loopback()
         && !s.allow_insecure_http
     {
