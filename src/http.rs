@@ -146,6 +146,9 @@ pub(crate) struct Transport {
     base: String,
     /// The base URL's query string, already encoded, sent with every request.
     base_query: Option<String>,
+    /// Plain `http://` to a host that is not loopback, without the opt-in:
+    /// per-request credential headers are refused too.
+    insecure_remote: bool,
     jitter: AtomicU64,
 }
 
@@ -160,6 +163,9 @@ impl Transport {
         let url = parse_url(&settings.base_url)?;
         check_insecure_http(&url, &settings)?;
         check_header_values(&settings)?;
+        let insecure_remote = url.scheme.eq_ignore_ascii_case("http")
+            && !url.is_loopback()
+            && !settings.allow_insecure_http;
         let (base, base_query) = match settings.base_url.split_once('?') {
             Some((b, q)) => (b.trim_end_matches('/').to_string(), Some(q.to_string())),
             None => (settings.base_url.trim_end_matches('/').to_string(), None),
@@ -199,6 +205,7 @@ impl Transport {
             settings,
             base,
             base_query,
+            insecure_remote,
             jitter: AtomicU64::new(seed()),
         })
     }
@@ -218,6 +225,17 @@ impl Transport {
         extra_headers: &[(String, String)],
         mode: Mode,
     ) -> Result<Response, Error> {
+        if self.insecure_remote
+            && extra_headers
+                .iter()
+                .any(|(name, _)| is_credential_header(name))
+        {
+            return Err(Error::config(
+                "refusing to send a credential header in clear text over http:// to a host \
+                 that is not loopback; use https, or opt in with \
+                 ClientBuilder::allow_insecure_http(true) or CHATSTREAM_ALLOW_INSECURE_HTTP=1",
+            ));
+        }
         let mut attempt = 0;
         loop {
             let result = self.send_once(method, path, body, extra_headers, mode);

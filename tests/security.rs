@@ -371,6 +371,24 @@ fn credential_headers_over_http_to_a_remote_host_are_refused() {
         .expect("no credential");
 }
 
+// Proves: a credential header added per request with `with_header` is refused the same way,
+// when the request is made and before any connection.
+#[test]
+fn per_request_credential_headers_over_http_to_a_remote_host_are_refused() {
+    let client = Client::builder()
+        .base_url("http://example.invalid/v1")
+        .max_retries(0)
+        .build()
+        .expect("no credential yet");
+    let err = client
+        .with_header("api-key", KEY)
+        .chat(&request())
+        .expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("allow_insecure_http"), "{err}");
+    assert_error_clean(err);
+}
+
 // Proves: the refusal is decided before any connection: the live server sees none.
 #[test]
 fn refusal_happens_before_any_connection() {
