@@ -1087,7 +1087,10 @@ impl Parser {
         // events of any size in any order reuse them without allocating.
         let largest = self.dispatched.data.capacity();
         if self.data.capacity() < largest {
-            self.data.reserve(largest);
+            // `reserve_exact`, not `reserve`: after `clear` the length is 0, and the amortised
+            // growth of `reserve` (at least double the old capacity) would overshoot
+            // `largest`, so the two buffers would keep outgrowing each other at every dispatch.
+            self.data.reserve_exact(largest);
         }
         self.event_type.clear();
         true
