@@ -230,11 +230,8 @@ impl Transport {
                 .iter()
                 .any(|(name, _)| is_credential_header(name))
         {
-            return Err(Error::config(
-                "refusing to send a credential header in clear text over http:// to a host \
-                 that is not loopback; use https, or opt in with \
-                 ClientBuilder::allow_insecure_http(true) or CHATSTREAM_ALLOW_INSECURE_HTTP=1",
-            ));
+            let host = parse_url(&self.settings.base_url).map_or("", |u| u.host);
+            return Err(insecure_http_error("a credential header", host));
         }
         let mut attempt = 0;
         loop {
@@ -920,14 +917,18 @@ fn check_insecure_http(url: &Url<'_>, s: &Settings) -> Result<(), Error> {
         && !url.is_loopback()
         && !s.allow_insecure_http
     {
-        return Err(Error::config(format!(
-            "refusing to send the API key in clear text over http:// to `{}`; use https, \
-             or opt in with ClientBuilder::allow_insecure_http(true) or \
-             CHATSTREAM_ALLOW_INSECURE_HTTP=1",
-            url.host
-        )));
+        return Err(insecure_http_error("the API key", url.host));
     }
     Ok(())
+}
+
+/// The refusal to send `what` in clear text, naming both ways to opt in.
+fn insecure_http_error(what: &str, host: &str) -> Error {
+    Error::config(format!(
+        "refusing to send {what} in clear text over http:// to `{host}`, which is not \
+         loopback; use https, or opt in with ClientBuilder::allow_insecure_http(true) or \
+         CHATSTREAM_ALLOW_INSECURE_HTTP=1"
+    ))
 }
 
 #[cfg(feature = "tls")]

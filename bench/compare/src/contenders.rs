@@ -175,6 +175,63 @@ pub fn chatstream_chunks(input: &[u8], feed: usize) -> Decoded {
     out
 }
 
+/// Where the chat layer's allocations go, counted in one pass of [`chatstream_chunks`]'s work
+/// (call inside `count_allocations`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Phases {
+    pub chunks: u64,
+    pub completions: u64,
+    /// `ChatChunk::from_json_str` (JSON into `Value`, then the typed chunk).
+    pub decode: u64,
+    /// Heap blocks the decoded chunks own, counted as the allocations of `ChatChunk::clone`
+    /// (one per owned `String`, `Vec` or map node): "the allocations of the typed chunk itself".
+    pub typed: u64,
+    /// `Accumulator::push`.
+    pub push: u64,
+    /// `Accumulator::into_completion` at `[DONE]` (and the fresh accumulator).
+    pub completion: u64,
+    /// The SSE parser and everything else.
+    pub other: u64,
+}
+
+pub fn chatstream_chunk_phases(input: &[u8], feed: usize) -> Phases {
+    use crate::measure::allocations_so_far as now;
+    let start = now();
+    let mut parser = Parser::new();
+    let mut accumulator = Accumulator::new();
+    let mut phases = Phases::default();
+    for piece in input.chunks(feed) {
+        let flow = parser.feed_all(piece, |event| {
+            let data = event.data();
+            if data == "[DONE]" {
+                let t = now();
+                black_box(std::mem::take(&mut accumulator).into_completion());
+                phases.completion += now() - t;
+                phases.completions += 1;
+                return ControlFlow::Continue(());
+            }
+            phases.chunks += 1;
+            let t = now();
+            let chunk = ChatChunk::from_json_str(data);
+            phases.decode += now() - t;
+            if let Ok(chunk) = chunk {
+                let t = now();
+                black_box(chunk.clone());
+                phases.typed += now() - t;
+                let t = now();
+                accumulator.push(&chunk);
+                phases.push += now() - t;
+            }
+            ControlFlow::Continue(())
+        });
+        let _: ControlFlow<()> = flow.expect("no event over the size limit");
+    }
+    drop(accumulator);
+    phases.other =
+        now() - start - phases.decode - phases.typed - phases.push - phases.completion;
+    phases
+}
+
 /// The same parser, JSON into an untyped `serde_json::Value` only (for reference: what the typed
 /// mapping and the accumulator add).
 pub fn chatstream_value(input: &[u8], feed: usize) -> Decoded {
@@ -218,10 +275,11 @@ fn on_value_event(data: &str, out: &mut Decoded, content: &mut String) {
     match serde_json::from_str::<Value>(data) {
         Ok(value) => {
             if let Some(choices) = value.get("choices").and_then(Value::as_array) {
-                for choice in choices {
-                    if choice.get("index").and_then(Value::as_u64).unwrap_or(0) == 0
-                        && let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str)
-                    {
+                let first = choices
+                    .iter()
+                    .filter(|choice| choice.get("index").and_then(Value::as_u64).unwrap_or(0) == 0);
+                for choice in first {
+                    if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
                         content.push_str(text);
                     }
                 }
@@ -233,17 +291,4 @@ fn on_value_event(data: &str, out: &mut Decoded, content: &mut String) {
             black_box(error);
         }
     }
-}
-
-/// The data of every event of `input` (for the typed-chunk allocation baseline).
-pub fn event_data(input: &[u8]) -> Vec<String> {
-    let mut all = Vec::new();
-    Parser::new()
-        .feed_all(input, |event| {
-            all.push(event.data().to_owned());
-            ControlFlow::Continue(())
-        })
-        .expect("no event over the size limit")
-        .is_continue();
-    all
 }

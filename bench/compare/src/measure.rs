@@ -51,6 +51,12 @@ pub fn count_allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (out, ALLOCATIONS.load(Ordering::Relaxed) - before)
 }
 
+/// Allocations counted so far (only moves while [`count_allocations`] runs): lets a counted pass
+/// attribute its allocations to phases.
+pub fn allocations_so_far() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
 /// CPU time (user + system) consumed by the calling thread, in seconds.
 pub fn thread_cpu_seconds() -> f64 {
     let mut ts = libc::timespec {
