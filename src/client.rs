@@ -492,3 +492,32 @@ impl ClientBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compile-time promises of the public types.
+    #[test]
+    fn threads_can_share_a_client_and_move_streams() {
+        fn shared<T: Send + Sync + Clone>() {}
+        fn movable<T: Send>() {}
+        shared::<Client>();
+        shared::<ClientBuilder>();
+        movable::<ChatStream>();
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
+    }
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let builder = Client::builder()
+            .base_url("http://127.0.0.1:1/v1")
+            .api_key("sk-secret-value");
+        assert!(!format!("{builder:?}").contains("sk-secret-value"));
+        let client = builder.build().expect("loopback needs no opt-in");
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("sk-secret-value"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}
