@@ -156,9 +156,8 @@ impl Accumulator {
         for choice in &chunk.choices {
             self.choice_mut(choice.index).apply(choice);
         }
-        if let Some(usage) = &chunk.usage
-            && (!usage.is_empty() || self.usage.is_none())
-        {
+        let had_usage = self.usage.is_some();
+        if let Some(usage) = chunk.usage.as_ref().filter(|u| !u.is_empty() || !had_usage) {
             self.usage = Some(usage.clone());
         }
     }
