@@ -227,8 +227,7 @@ pub fn chatstream_chunk_phases(input: &[u8], feed: usize) -> Phases {
         let _: ControlFlow<()> = flow.expect("no event over the size limit");
     }
     drop(accumulator);
-    phases.other =
-        now() - start - phases.decode - phases.typed - phases.push - phases.completion;
+    phases.other = now() - start - phases.decode - phases.typed - phases.push - phases.completion;
     phases
 }
 

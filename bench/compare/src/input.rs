@@ -54,10 +54,8 @@ fn event_blocks(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut blocks = Vec::new();
     let mut block = Vec::new();
     let mut rest = bytes;
-    loop {
-        let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
-            break; // an unterminated last line (or nothing) is left: dropped
-        };
+    // An unterminated last line (or nothing) is left over at the end: dropped.
+    while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
         let mut after = end + 1;
         if rest[end] == b'\r' && rest.get(after) == Some(&b'\n') {
             after += 1;
@@ -106,9 +104,6 @@ mod tests {
             event_blocks(b"data: a\r\n\r\ndata: [DONE]\r\n"),
             [&b"data: a\r\n\r\n"[..], b"data: [DONE]\r\n\r\n"]
         );
-        assert_eq!(
-            event_blocks(b"data: a\n\ndata: cut"),
-            [&b"data: a\n\n"[..]]
-        );
+        assert_eq!(event_blocks(b"data: a\n\ndata: cut"), [&b"data: a\n\n"[..]]);
     }
 }

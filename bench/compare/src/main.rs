@@ -1,13 +1,13 @@
 //! chatstream against the parsers a user would pick instead, measured side by side in one run.
 //!
 //! ```text
-//! cd bench/compare && cargo run --release            # full run (about 1-3 minutes)
+//! cd bench/compare && cargo run --release            # full run (under a minute)
 //! cd bench/compare && cargo run --release -- --quick # smoke run (seconds)
 //! ```
 //!
 //! Prints one table: SSE parse throughput at three feed sizes (chatstream, eventsource-stream, a
-//! naive `BufRead::lines()` splitter, and the memchr limit), chunk decode throughput (SSE + JSON
-//! + accumulation), one 8 MiB `data` line fed in 64-byte pieces vs whole, and allocations per
+//! naive `BufRead::lines()` splitter, and the memchr limit), chunk decode throughput (SSE, JSON
+//! and accumulation), one 8 MiB `data` line fed in 64-byte pieces vs whole, and allocations per
 //! event; then the issue's targets, each met or missed. Every time is a median of several runs,
 //! and every ratio compares against chatstream measured in the same process run, in thread CPU
 //! time (user + sys), because wall time on a shared machine moves too much.
@@ -110,7 +110,7 @@ fn interleaved(runs: usize, min_sample: f64, contenders: &mut [&mut dyn FnMut()]
     let repeats: Vec<usize> = contenders
         .iter_mut()
         .map(|f| {
-            let (_, warm_up) = time_once(|| f());
+            let (_, warm_up) = time_once(&mut *f);
             ((min_sample / warm_up.cpu.max(1e-6)).ceil() as usize).clamp(1, 1000)
         })
         .collect();
@@ -283,13 +283,11 @@ fn main() {
         ));
     }
     // Allocations: the whole chat layer per chunk, against decoding the typed chunk alone.
-    let (_, typed_allocs) =
-        count_allocations(|| contenders::chatstream_chunks(input, decode_feed));
+    let (_, typed_allocs) = count_allocations(|| contenders::chatstream_chunks(input, decode_feed));
     let (_, es_value_allocs) =
         count_allocations(|| contenders::eventsource_value(input, decode_feed));
     let (_, value_allocs) = count_allocations(|| contenders::chatstream_value(input, decode_feed));
-    let (phases, _) =
-        count_allocations(|| contenders::chatstream_chunk_phases(input, decode_feed));
+    let (phases, _) = count_allocations(|| contenders::chatstream_chunk_phases(input, decode_feed));
     let per_chunk = |n: u64| n as f64 / typed.chunks as f64;
     let chunk_only = per_chunk(phases.decode);
     let typed_blocks = per_chunk(phases.typed);
@@ -375,7 +373,13 @@ fn main() {
             cs_64,
             format!("64 B / whole = {:.2}x", times[3].cpu / times[2].cpu),
         ),
-        ("eventsource-stream", "whole", times[4], cs_whole, String::new()),
+        (
+            "eventsource-stream",
+            "whole",
+            times[4],
+            cs_whole,
+            String::new(),
+        ),
     ] {
         rows.push(Row {
             section,
@@ -403,7 +407,9 @@ fn main() {
                 es_whole
             } else {
                 let samples: Vec<Sample> = (0..3)
-                    .map(|_| time_once(|| one(contenders::eventsource_stream, &small, small.len())).1)
+                    .map(|_| {
+                        time_once(|| one(contenders::eventsource_stream, &small, small.len())).1
+                    })
                     .collect();
                 medians(&samples)
             };
@@ -475,7 +481,10 @@ fn main() {
     ));
     targets.push(Target {
         what: "SSE layer: allocations per event (warm parser, all feed sizes)".into(),
-        reached: format!("{warm_allocs} allocations in {} events", reference.events * 3),
+        reached: format!(
+            "{warm_allocs} allocations in {} events",
+            reference.events * 3
+        ),
         wanted: "0".into(),
         met: warm_allocs == 0,
     });
@@ -486,8 +495,7 @@ fn main() {
         met: chat_layer <= typed_blocks + 0.005,
     });
     targets.push(Target {
-        what: "chat layer: allocations per chunk beyond decoding it (push, completion, SSE)"
-            .into(),
+        what: "chat layer: allocations per chunk beyond decoding it (push, completion, SSE)".into(),
         reached: format!("{:.2}", chat_layer - chunk_only),
         wanted: "0".into(),
         met: chat_layer - chunk_only < 0.005,
@@ -589,7 +597,14 @@ fn print_report(
     println!();
     println!(
         "{:<14} {:<6} {:<35} {:>8} {:>10} {:>9} {:>9} {:>12} {:>8}  note",
-        "section", "feed", "contender", "MB/s", "events/s", "CPU ms", "wall ms", "x chatstream",
+        "section",
+        "feed",
+        "contender",
+        "MB/s",
+        "events/s",
+        "CPU ms",
+        "wall ms",
+        "x chatstream",
         "allocs/ev"
     );
     let mut last_section = "";
@@ -606,7 +621,11 @@ fn print_report(
             .base
             .map_or("-".to_owned(), |b| format!("{:.2}", row.time.cpu / b.cpu));
         let allocs = row.allocs_per_event.map_or("-".to_owned(), |a| {
-            if a == 0.0 { "0".to_owned() } else { format!("{a:.2}") }
+            if a == 0.0 {
+                "0".to_owned()
+            } else {
+                format!("{a:.2}")
+            }
         });
         println!(
             "{:<14} {:<6} {:<35} {:>8.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>8}  {}",
@@ -711,5 +730,3 @@ fn utc_now() -> String {
         rem % 3600 / 60
     )
 }
-
-
