@@ -2345,8 +2345,18 @@ pub(crate) fn merge_metadata_fields(acc: &mut Map<String, Value>, new: &Map<Stri
         if NOISE_FIELDS.contains(&key.as_str()) {
             continue;
         }
-        if !is_empty_value(value) || !acc.contains_key(key) {
-            acc.insert(key.clone(), value.clone());
+        match acc.get_mut(key) {
+            // The same value as before (Azure's `content_filter_results` and OpenRouter's
+            // `provider` arrive on every chunk): nothing changes, so nothing is cloned.
+            Some(existing) if existing == value => {}
+            Some(existing) => {
+                if !is_empty_value(value) {
+                    existing.clone_from(value);
+                }
+            }
+            None => {
+                acc.insert(key.clone(), value.clone());
+            }
         }
     }
 }

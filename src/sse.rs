@@ -421,6 +421,7 @@ impl Decoded {
         self.last_event_id.clear();
     }
 
+    #[inline]
     fn event(&self) -> Event<'_> {
         Event {
             event_type: if self.event_type.is_empty() {
@@ -460,6 +461,7 @@ impl<'a> Event<'a> {
     /// 9.2.6, dispatch steps 5 and 6: "Initialize event's type attribute to "message" [...] If the
     /// event type buffer has a value other than the empty string, change the type of the newly
     /// created event to equal the value of the event type buffer."
+    #[inline]
     pub fn event_type(&self) -> &'a str {
         self.event_type
     }
@@ -468,6 +470,7 @@ impl<'a> Event<'a> {
     ///
     /// 9.2.6, dispatch step 3: "If the data buffer's last character is a U+000A LINE FEED (LF)
     /// character, then remove the last character from the data buffer."
+    #[inline]
     pub fn data(&self) -> &'a str {
         self.data
     }
@@ -477,6 +480,7 @@ impl<'a> Event<'a> {
     /// 9.2.6, dispatch step 5: "Initialize event's type attribute to "message", its data attribute
     /// to data, [...] and its lastEventId attribute to the last event ID string of the event
     /// source." It persists across events until an `id` field changes it.
+    #[inline]
     pub fn last_event_id(&self) -> &'a str {
         self.last_event_id
     }
@@ -660,6 +664,16 @@ impl Parser {
                     }
                 }
                 State::LineStart => {
+                    if let Some(value) = rest.strip_prefix(b"data:") {
+                        // The common line, taken at once: what `Name` would conclude after
+                        // matching `data` and the colon byte by byte. (The first byte is not an
+                        // LF, so a pending CR has nothing to swallow.)
+                        self.after_cr = false;
+                        self.begin_value(Field::Data);
+                        self.state = State::ValueStart(Field::Data);
+                        rest = value;
+                        continue;
+                    }
                     let Some((&byte, tail)) = rest.split_first() else {
                         break;
                     };
@@ -798,6 +812,7 @@ impl Parser {
     /// Read it before feeding more input. Called at any other time it returns the last
     /// dispatched event (or, before the first one, an event with empty data and type
     /// `"message"`); it never panics.
+    #[inline]
     pub fn event(&self) -> Event<'_> {
         self.dispatched.event()
     }
