@@ -574,7 +574,7 @@ fn ureq_agent(root_pem: &str) -> ureq::Agent {
 
 #[cfg(feature = "tls")]
 #[test]
-fn ureq_over_tls_with_generated_root_and_pool_reuse() {
+fn ureq_over_tls_with_the_test_root_and_pool_reuse() {
     let cert = TestCert::localhost();
     let server = TestServer::start_tls(&cert, |req, r| {
         r.json(200, &format!(r#"{{"n":{}}}"#, req.index));
@@ -612,7 +612,7 @@ fn ureq_rejects_wrong_host_expired_and_untrusted_certs() {
         (TestCert::expired(), None, "Expired"),
         (
             TestCert::localhost(),
-            Some(TestCert::localhost().root_pem),
+            Some(TestCert::localhost_other_root().root_pem),
             "UnknownIssuer",
         ),
     ] {

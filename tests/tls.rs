@@ -1,5 +1,5 @@
-//! TLS over loopback (issue 6, item 2): the test server speaks TLS with certificates
-//! generated for the test (`support::TestCert`), and the client must verify them.
+//! TLS over loopback (issue 6, item 2): the test server speaks TLS with the fixed test
+//! certificates (`support::TestCert`, tests/support/certs/), and the client must verify them.
 #![cfg(feature = "tls")]
 
 mod support;
@@ -172,7 +172,7 @@ fn expired_certificate_fails() {
 #[test]
 fn certificate_from_another_root_fails() {
     let cert = TestCert::localhost();
-    let other = TestCert::localhost();
+    let other = TestCert::localhost_other_root();
     expect_tls_failure(&cert, Some(&other.root_pem), "UnknownIssuer");
 }
 

@@ -1,14 +1,17 @@
-//! Test certificates generated at test time (rcgen, ring) and the rustls server config.
+//! Fixed test certificates (tests/support/certs/, each set under its own root CA; see the
+//! README there) and the rustls server config.
 
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// A throwaway CA plus a leaf certificate for some host names / IP addresses.
+/// A test root CA plus a leaf certificate it signed, loaded from tests/support/certs/.
 ///
 /// Give `root_pem` to the client as its only trusted root (ureq:
 /// `RootCerts::Specific`); the server presents `cert_pem` (leaf signed by the root).
-/// Names that parse as IP addresses become IP SANs, everything else DNS SANs.
+/// Every set has its own root (with its own name), so trusting one set's root and meeting
+/// another set's leaf fails with UnknownIssuer.
 pub struct TestCert {
     /// PEM of the self-signed root CA (what the client must trust).
     pub root_pem: String,
@@ -18,77 +21,51 @@ pub struct TestCert {
     pub key_pem: String,
     root_der: CertificateDer<'static>,
     cert_der: CertificateDer<'static>,
-    key_der: Vec<u8>,
+    key_der: PrivateKeyDer<'static>,
+}
+
+/// Loads the set `NAME` (`NAME-root.pem`, `NAME.pem`, `NAME.key`) from tests/support/certs/.
+macro_rules! load {
+    ($name:literal) => {
+        TestCert::load(
+            include_str!(concat!("certs/", $name, "-root.pem")),
+            include_str!(concat!("certs/", $name, ".pem")),
+            include_str!(concat!("certs/", $name, ".key")),
+        )
+    };
 }
 
 impl TestCert {
-    /// Leaf valid for `hosts` (e.g. `&["localhost", "127.0.0.1"]`), signed by a fresh
-    /// root; validity uses rcgen's defaults (1975..4096).
-    pub fn for_hosts(hosts: &[&str]) -> TestCert {
-        Self::build(hosts, false)
-    }
-
     /// Valid for `localhost` and `127.0.0.1` (the name `TestServer::base_url` uses).
     pub fn localhost() -> TestCert {
-        Self::for_hosts(&["localhost", "127.0.0.1"])
+        load!("localhost")
+    }
+
+    /// Also valid for `localhost` and `127.0.0.1`, but under a different root than
+    /// [`TestCert::localhost`]: trusting one's root and meeting the other's leaf is
+    /// UnknownIssuer.
+    pub fn localhost_other_root() -> TestCert {
+        load!("localhost-other")
     }
 
     /// Valid only for `example.invalid`: connecting to 127.0.0.1 must fail name checks.
     pub fn wrong_host() -> TestCert {
-        Self::for_hosts(&["example.invalid"])
+        load!("wrong-host")
     }
 
-    /// Valid for `localhost` and `127.0.0.1` but expired (not_after in the year 2000).
+    /// Valid for `localhost` and `127.0.0.1` but expired (not_after 2000-01-01).
     pub fn expired() -> TestCert {
-        Self::build(&["localhost", "127.0.0.1"], true)
+        load!("expired")
     }
 
-    fn build(hosts: &[&str], expired: bool) -> TestCert {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-        };
-
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = KeyPair::generate().expect("generate CA key");
-        // A unique CA name per TestCert: with a shared name, a client trusting another
-        // TestCert's root would report BadSignature instead of UnknownIssuer.
-        let tag: String = ca_key.public_key_raw()[1..9]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("chatstream test root {tag}"));
-        let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign CA");
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let names: Vec<String> = hosts.iter().map(std::string::ToString::to_string).collect();
-        let mut leaf_params = CertificateParams::new(names).expect("leaf params (bad host name?)");
-        leaf_params
-            .distinguished_name
-            .push(DnType::CommonName, hosts.first().copied().unwrap_or("test"));
-        if expired {
-            leaf_params.not_before = rcgen::date_time_ymd(1999, 1, 1);
-            leaf_params.not_after = rcgen::date_time_ymd(2000, 1, 1);
-        }
-        let leaf_key = KeyPair::generate().expect("generate leaf key");
-        let leaf_cert = leaf_params
-            .signed_by(&leaf_key, &issuer)
-            .expect("sign leaf");
-
+    fn load(root_pem: &str, cert_pem: &str, key_pem: &str) -> TestCert {
         TestCert {
-            root_pem: ca_cert.pem(),
-            cert_pem: leaf_cert.pem(),
-            key_pem: leaf_key.serialize_pem(),
-            root_der: ca_cert.der().clone(),
-            cert_der: leaf_cert.der().clone(),
-            key_der: leaf_key.serialize_der(),
+            root_der: CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("root PEM"),
+            cert_der: CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("leaf PEM"),
+            key_der: PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM"),
+            root_pem: root_pem.to_owned(),
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
         }
     }
 
@@ -103,12 +80,14 @@ impl TestCert {
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .expect("rustls protocol versions")
             .with_no_client_auth()
-            .with_single_cert(vec![self.cert_der.clone(), self.root_der.clone()], key)
+            .with_single_cert(
+                vec![self.cert_der.clone(), self.root_der.clone()],
+                self.key_der.clone_key(),
+            )
             .expect("rustls server cert");
         Arc::new(config)
     }
