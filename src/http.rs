@@ -225,6 +225,12 @@ impl Transport {
         extra_headers: &[(String, String)],
         mode: Mode,
     ) -> Result<Response, Error> {
+        if let Some((name, _)) = extra_headers
+            .iter()
+            .find(|(_, value)| !is_valid_header_value(value))
+        {
+            return Err(control_character_error(&format!("the `{name}` header")));
+        }
         if self.insecure_remote
             && extra_headers
                 .iter()
@@ -890,16 +896,25 @@ fn check_header_values(s: &Settings) -> Result<(), Error> {
         .iter()
         .map(|(name, value)| (format!("the `{name}` header"), Some(value.as_str())));
     for (what, value) in named.chain(headers) {
-        // What an HTTP field value may not hold (RFC 9110, 5.5).
-        let invalid = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
-        if value.is_some_and(|v| v.bytes().any(invalid)) {
-            return Err(Error::config(format!(
-                "{what} contains a control character (a line break?), which cannot be \
-                 sent in an HTTP header"
-            )));
+        if value.is_some_and(|v| !is_valid_header_value(v)) {
+            return Err(control_character_error(&what));
         }
     }
     Ok(())
+}
+
+/// Whether `value` may be sent as an HTTP field value: no control characters
+/// but tab (RFC 9110, 5.5).
+fn is_valid_header_value(value: &str) -> bool {
+    !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// The error for a header value that cannot be sent; it never echoes the value.
+fn control_character_error(what: &str) -> Error {
+    Error::config(format!(
+        "{what} contains a control character (a line break?), which cannot be sent in an \
+         HTTP header"
+    ))
 }
 
 /// Headers that carry a credential as surely as `api_key` does: Azure's

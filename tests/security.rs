@@ -234,6 +234,23 @@ fn key_with_line_break_is_a_config_error_without_echo() {
     assert_eq!(server.connection_count(), 0, "nothing may be sent");
 }
 
+// Proves: a per-request header value with CR/LF is Config before any connection, unechoed.
+#[test]
+fn per_request_header_with_line_break_is_a_config_error_without_echo() {
+    let server = TestServer::start(|req, r| answer(req, r, "never"));
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .max_retries(0)
+        .build()
+        .expect("loopback client");
+    let err = stream(&client.with_header("api-key", format!("{KEY}\r\nX-Injected: 1")))
+        .expect_err("an unsendable header must fail");
+    assert_eq!(err.kind(), ErrorKind::Config, "{err} / {err:?}");
+    assert!(err.to_string().contains("`api-key` header"), "{err}");
+    assert_error_clean(err);
+    assert_eq!(server.connection_count(), 0, "nothing may be sent");
+}
+
 // ---------------------------------------------------------------------------------------
 // Redirects
 // ---------------------------------------------------------------------------------------
