@@ -159,6 +159,8 @@ struct Inner {
     location: Option<String>,
     raw: Option<String>,
     retry_after: Option<Duration>,
+    /// The server's `x-should-retry` header, which overrides every other rule.
+    should_retry: Option<bool>,
     partial: Option<ChatCompletion>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
@@ -174,6 +176,7 @@ impl Error {
                 location: None,
                 raw: None,
                 retry_after: None,
+                should_retry: None,
                 partial: None,
                 source: None,
             }),
@@ -224,8 +227,13 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_retry_after(mut self, delay: Option<Duration>) -> Self {
+    pub(crate) fn with_retry_hints(
+        mut self,
+        delay: Option<Duration>,
+        should_retry: Option<bool>,
+    ) -> Self {
         self.inner.retry_after = delay;
+        self.inner.should_retry = should_retry;
         self
     }
 
@@ -236,6 +244,10 @@ impl Error {
 
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
+    }
+
+    pub(crate) fn should_retry(&self) -> Option<bool> {
+        self.inner.should_retry
     }
 
     /// What went wrong.

@@ -453,11 +453,13 @@ impl Response {
             Err(_) => String::new(),
         };
         let retry_after = server_retry_delay(&info);
-        let mut err = Error::api_error(api_error_from_body(status, &body, &info, false));
-        if let Some(flag) = info.header("x-should-retry") {
-            err = err.with_raw(format!("x-should-retry: {flag}"));
-        }
-        err.with_retry_after(retry_after)
+        let should_retry = match info.header("x-should-retry").map(str::trim) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
+        Error::api_error(api_error_from_body(status, &body, &info, false))
+            .with_retry_hints(retry_after, should_retry)
     }
 }
 
@@ -681,12 +683,7 @@ fn retry_decision(e: &Error) -> RetryDecision {
             if api.in_stream {
                 return RetryDecision::No;
             }
-            let should = match e.raw() {
-                Some("x-should-retry: true") => Some(true),
-                Some("x-should-retry: false") => Some(false),
-                _ => None,
-            };
-            let retry = should.unwrap_or_else(|| {
+            let retry = e.should_retry().unwrap_or_else(|| {
                 let quota = api.code.as_deref() == Some("insufficient_quota")
                     || api.error_type.as_deref() == Some("insufficient_quota");
                 match api.status {
