@@ -25,6 +25,7 @@ use chatstream::{
     ChatCompletion, ChatRequest, Client, ClientBuilder, Error, ErrorKind, Message, Timeout,
 };
 use serde_json::json;
+use support::bodies::{completion_json, delta, event, finish, request, stream_body};
 use support::{Request, Responder, Signal, TestServer, WAIT_TIMEOUT};
 
 // ---------------------------------------------------------------------------------------
@@ -41,43 +42,12 @@ const SHORT: Duration = Duration::from_millis(200);
 /// Generous bound for "returned promptly" checks (upper bounds only, never lower).
 const PROMPT: Duration = Duration::from_secs(5);
 
-fn request() -> ChatRequest {
-    ChatRequest::new("test-model", vec![Message::user("hello")])
-}
-
 fn probe_request() -> ChatRequest {
     ChatRequest::new("test-model", vec![Message::user(PROBE)])
 }
 
 fn is_probe(req: &Request) -> bool {
     req.json()["messages"][0]["content"] == PROBE
-}
-
-/// One chunk's JSON with a content delta for choice 0.
-fn delta(content: &str) -> String {
-    json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
-    .to_string()
-}
-
-/// One chunk's JSON finishing choice `index`.
-fn finish(index: u64) -> String {
-    json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-           "choices": [{"index": index, "delta": {}, "finish_reason": "stop"}]})
-    .to_string()
-}
-
-/// `data: {data}\n\n` as bytes.
-fn event(data: &str) -> Vec<u8> {
-    format!("data: {data}\n\n").into_bytes()
-}
-
-/// A complete stream: one delta per piece, a finish chunk, `[DONE]`.
-fn stream_body(pieces: &[&str]) -> Vec<u8> {
-    let mut body: Vec<u8> = pieces.iter().flat_map(|p| event(&delta(p))).collect();
-    body.extend(event(&finish(0)));
-    body.extend(event("[DONE]"));
-    body
 }
 
 const HEALTHY: &str = "healthy";
@@ -89,13 +59,6 @@ fn healthy(req: &Request, r: &mut Responder) {
     } else {
         r.json(200, &completion_json(HEALTHY));
     }
-}
-
-fn completion_json(content: &str) -> String {
-    json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-           "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop"}]})
-    .to_string()
 }
 
 /// A server that answers probes with [`healthy`] and everything else with `fault`.

@@ -10,43 +10,13 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use chatstream::{ChatCompletion, ChatRequest, Client, ClientBuilder, Error, ErrorKind, Message};
-use serde_json::json;
+use chatstream::{ChatCompletion, Client, ClientBuilder, Error, ErrorKind};
+use support::bodies::{completion_json, delta, event, request, stream_body};
 use support::{Request, Responder, TestServer};
 
 const KEY: &str = "sk-test-SECRET-1234567890";
 /// A part of the key that would show even if it were cut or masked at its ends.
 const KEY_CORE: &str = "SECRET-12345";
-
-fn request() -> ChatRequest {
-    ChatRequest::new("test-model", vec![Message::user("hello")])
-}
-
-fn event(data: &str) -> Vec<u8> {
-    format!("data: {data}\n\n").into_bytes()
-}
-
-fn delta(content: &str) -> String {
-    json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
-    .to_string()
-}
-
-fn stream_body(pieces: &[&str]) -> Vec<u8> {
-    let mut body: Vec<u8> = pieces.iter().flat_map(|p| event(&delta(p))).collect();
-    body.extend(event(
-        &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string(),
-    ));
-    body.extend(event("[DONE]"));
-    body
-}
-
-fn completion_json(content: &str) -> String {
-    json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-           "choices": [{"index": 0, "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content}}]})
-    .to_string()
-}
 
 /// Answers a stream or a plain completion saying `content`.
 fn answer(req: &Request, r: &mut Responder, content: &str) {

@@ -7,35 +7,12 @@ mod support;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use chatstream::{ChatCompletion, ChatRequest, Client, ClientBuilder, Error, ErrorKind, Message};
+use chatstream::{ChatCompletion, Client, ClientBuilder, Error, ErrorKind};
 use serde_json::json;
+use support::bodies::{delta, event, request, stream_body};
 use support::{Request, Responder, TestCert, TestServer};
 
 const KEY: &str = "sk-test-SECRET-1234567890";
-
-fn request() -> ChatRequest {
-    ChatRequest::new("test-model", vec![Message::user("hello")])
-}
-
-fn event(data: &str) -> Vec<u8> {
-    format!("data: {data}\n\n").into_bytes()
-}
-
-fn delta(content: &str) -> String {
-    json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
-    .to_string()
-}
-
-/// A complete stream of `pieces`, finished and `[DONE]`.
-fn stream_body(pieces: &[&str]) -> Vec<u8> {
-    let mut body: Vec<u8> = pieces.iter().flat_map(|p| event(&delta(p))).collect();
-    body.extend(event(
-        &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string(),
-    ));
-    body.extend(event("[DONE]"));
-    body
-}
 
 /// Streams "secure" (or a plain completion for non-stream requests).
 fn answer(req: &Request, r: &mut Responder) {

@@ -8,6 +8,7 @@
 //!   re-raised when the server is dropped (unless the test is already panicking).
 #![allow(dead_code)]
 
+pub mod bodies;
 mod script;
 mod tls;
 
