@@ -161,11 +161,21 @@ pub(crate) struct Response {
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
         let url = parse_url(&settings.base_url)?;
-        check_insecure_http(&url, &settings)?;
-        check_header_values(&settings)?;
+        // Plain `http://` to a host that is not loopback, without the opt-in:
+        // no credential may travel, now (the key, default headers) or per
+        // request (see `send`).
         let insecure_remote = url.scheme.eq_ignore_ascii_case("http")
             && !url.is_loopback()
             && !settings.allow_insecure_http;
+        let has_credential = settings.api_key.is_some()
+            || settings
+                .headers
+                .iter()
+                .any(|(n, _)| is_credential_header(n));
+        if insecure_remote && has_credential {
+            return Err(insecure_http_error("the API key", url.host));
+        }
+        check_header_values(&settings)?;
         let (base, base_query) = match settings.base_url.split_once('?') {
             Some((b, q)) => (b.trim_end_matches('/').to_string(), Some(q.to_string())),
             None => (settings.base_url.trim_end_matches('/').to_string(), None),
@@ -442,7 +452,13 @@ impl Response {
 
     /// The `Content-Type` header's media type, lower-case, without parameters.
     pub(crate) fn media_type(&self) -> Option<String> {
-        media_type(&self.info)
+        self.info.header("content-type").map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 
     fn into_api_error(self) -> Error {
@@ -461,17 +477,6 @@ impl Response {
         Error::api_error(api_error_from_body(status, &body, &info, false))
             .with_retry_hints(retry_after, should_retry)
     }
-}
-
-/// The `Content-Type` of a response, lower-case, without parameters.
-pub(crate) fn media_type(info: &ResponseInfo) -> Option<String> {
-    info.header("content-type").map(|ct| {
-        ct.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    })
 }
 
 /// Builds an [`ApiError`] from an error body, JSON or not.
@@ -920,18 +925,6 @@ fn is_credential_header(name: &str) -> bool {
     ["authorization", "api-key", "x-api-key"]
         .iter()
         .any(|c| name.trim().eq_ignore_ascii_case(c))
-}
-
-fn check_insecure_http(url: &Url<'_>, s: &Settings) -> Result<(), Error> {
-    let has_key = s.api_key.is_some() || s.headers.iter().any(|(n, _)| is_credential_header(n));
-    if url.scheme.eq_ignore_ascii_case("http")
-        && has_key
-        && !url.is_loopback()
-        && !s.allow_insecure_http
-    {
-        return Err(insecure_http_error("the API key", url.host));
-    }
-    Ok(())
 }
 
 /// The refusal to send `what` in clear text, naming both ways to opt in.
