@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
 use crate::sse;
 use crate::stream::{self, ChatStream, StreamLimits};
@@ -78,9 +78,10 @@ impl Client {
     /// | `CHATSTREAM_ALLOW_INSECURE_HTTP` | `1` allows a key over plain `http://` to a non-loopback host |
     ///
     /// With the default OpenAI URL a missing key is an
-    /// [`ErrorKind::Config`] error; with `OPENAI_BASE_URL` set, no key means
-    /// no `Authorization` header (local servers need none). Proxies come
-    /// from `HTTPS_PROXY` / `NO_PROXY` (never for loopback URLs).
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error; with
+    /// `OPENAI_BASE_URL` set, no key means no `Authorization` header (local
+    /// servers need none). Proxies come from `HTTPS_PROXY` / `NO_PROXY`
+    /// (never for loopback URLs).
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::from_env().build()
     }
@@ -181,9 +182,9 @@ impl Client {
     /// Responses API, legacy completions). `on_event` sees every event,
     /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
-    /// an event is [`ErrorKind::Truncated`], except a final `data: [DONE]`
-    /// line without its blank line, which is handed to `on_event` and ends
-    /// the stream successfully.
+    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
+    /// except a final `data: [DONE]` line without its blank line, which is
+    /// handed to `on_event` and ends the stream successfully.
     pub fn post_stream(
         &self,
         path: &str,
@@ -463,9 +464,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails with [`ErrorKind::Config`] for an invalid
-    /// base URL, a missing key for OpenAI's own endpoint, or a key that
-    /// would travel in clear text.
+    /// Builds the client. Fails with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an invalid base
+    /// URL, a missing key for OpenAI's own endpoint, or a key that would
+    /// travel in clear text.
     pub fn build(mut self) -> Result<Client, Error> {
         if self.base_url_from_default && self.settings.api_key.is_none() {
             return Err(Error::config(
@@ -477,10 +479,7 @@ impl ClientBuilder {
             self.settings.allow_insecure_http = true;
         }
         if self.limits.max_event_size == 0 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_event_size must be positive",
-            ));
+            return Err(Error::config("max_event_size must be positive"));
         }
         self.settings.stream_idle_timeout = self.limits.idle;
         let transport = Transport::new(self.settings)?;

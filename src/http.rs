@@ -349,10 +349,9 @@ impl Transport {
         }
         let encoding = response.info.header("content-encoding").map(str::trim);
         if let Some(enc) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                format!("unexpected Content-Encoding `{enc}` (the client asks for identity)"),
-            ));
+            return Err(Error::protocol(format!(
+                "unexpected Content-Encoding `{enc}` (the client asks for identity)"
+            )));
         }
         Ok(response)
     }
@@ -428,11 +427,10 @@ impl Response {
                 // The status line and headers did arrive, so this is not a
                 // connection failure (which says the request may not have been
                 // processed, and is retried): the body was cut short.
-                cut if cut.kind() == ErrorKind::Connect => Error::new(
-                    ErrorKind::Truncated,
-                    "the connection ended before the whole response body arrived",
-                )
-                .with_source(cut),
+                cut if cut.kind() == ErrorKind::Connect => {
+                    Error::truncated("the connection ended before the whole response body arrived")
+                        .with_source(cut)
+                }
                 other => other,
             }
         })?;
@@ -584,8 +582,7 @@ impl Read for StreamBody {
                                     | io::ErrorKind::BrokenPipe
                             ) =>
                         {
-                            Error::new(ErrorKind::Io, "the connection closed mid-stream")
-                                .with_source(io)
+                            Error::io("the connection closed mid-stream").with_source(io)
                         }
                         other => map_ureq_error(other, Mode::Stream),
                     };
@@ -786,23 +783,20 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             _ if mode == Mode::Stream => Timeout::StreamTotal,
             _ => Timeout::Request,
         }),
-        U::HostNotFound => Error::new(ErrorKind::Connect, "host not found"),
-        U::ConnectionFailed => Error::new(ErrorKind::Connect, "connection failed"),
-        U::ConnectProxyFailed(m) => {
-            Error::new(ErrorKind::Connect, format!("proxy CONNECT failed: {m}"))
-        }
+        U::HostNotFound => Error::connect("host not found"),
+        U::ConnectionFailed => Error::connect("connection failed"),
+        U::ConnectProxyFailed(m) => Error::connect(format!("proxy CONNECT failed: {m}")),
         U::InvalidProxyUrl => Error::config("invalid proxy URL"),
         U::BadUri(m) => Error::config(format!("invalid URL: {m}")),
-        U::BodyExceedsLimit(n) => Error::new(
-            ErrorKind::Protocol,
-            format!("response body exceeds the {n} byte limit"),
-        ),
+        U::BodyExceedsLimit(n) => {
+            Error::protocol(format!("response body exceeds the {n} byte limit"))
+        }
         U::TlsRequired => Error::config("https is required"),
-        U::Tls(m) => Error::new(ErrorKind::Tls, m.to_string()),
+        U::Tls(m) => Error::tls(m.to_string()),
         #[cfg(feature = "tls")]
-        U::Pem(p) => Error::new(ErrorKind::Tls, "invalid PEM").with_source(p),
+        U::Pem(p) => Error::tls("invalid PEM").with_source(p),
         #[cfg(feature = "tls")]
-        U::Rustls(r) => Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(r),
+        U::Rustls(r) => Error::tls("TLS handshake failed").with_source(r),
         U::Io(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
@@ -811,22 +805,20 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
             | io::ErrorKind::AddrNotAvailable => {
-                Error::new(ErrorKind::Connect, "connection lost before a response").with_source(io)
+                Error::connect("connection lost before a response").with_source(io)
             }
             // rustls reports handshake and certificate failures as
             // `InvalidData` I/O errors; plain HTTP parse errors arrive as
             // `ureq::Error::Protocol` instead.
-            io::ErrorKind::InvalidData => {
-                Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(io)
-            }
+            io::ErrorKind::InvalidData => Error::tls("TLS handshake failed").with_source(io),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Error::timeout_of(Timeout::ResponseHeaders)
             }
-            _ => Error::new(ErrorKind::Io, "I/O error").with_source(io),
+            _ => Error::io("I/O error").with_source(io),
         },
-        U::Protocol(p) => Error::new(ErrorKind::Protocol, "malformed HTTP response").with_source(p),
-        U::Http(h) => Error::new(ErrorKind::Protocol, "invalid HTTP").with_source(h),
-        other => Error::new(ErrorKind::Protocol, "HTTP error").with_source(other),
+        U::Protocol(p) => Error::protocol("malformed HTTP response").with_source(p),
+        U::Http(h) => Error::protocol("invalid HTTP").with_source(h),
+        other => Error::protocol("HTTP error").with_source(other),
     }
 }
 

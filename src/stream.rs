@@ -1101,11 +1101,7 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
                     false,
                 )));
             }
-            Err(Error::new(
-                ErrorKind::Protocol,
-                format!("expected an event stream (text/event-stream), got `{other}`"),
-            )
-            .with_raw(text))
+            Err(Error::not_an_event_stream(other, text))
         }
     }
 }
@@ -1164,13 +1160,13 @@ impl Events {
                 Ok(Next::Event(self.reader.parser().event()))
             }
             Ok(None) => Ok(self.end(None)),
-            Err(sse::ReadError::Parse(e)) => {
-                Err(Error::new(ErrorKind::EventTooLarge, e.to_string()))
-            }
+            Err(sse::ReadError::Parse(e)) => Err(Error::event_too_large(e)),
             Err(sse::ReadError::Io(io)) => {
-                let typed = self.reader.get_mut().take_error().unwrap_or_else(|| {
-                    Error::new(ErrorKind::Io, "reading the stream failed").with_source(io)
-                });
+                let typed = self
+                    .reader
+                    .get_mut()
+                    .take_error()
+                    .unwrap_or_else(|| Error::io("reading the stream failed").with_source(io));
                 match typed.kind() {
                     // The peer closed or reset the connection mid-body: the
                     // stream ended, and the layer above decides whether what
@@ -1245,7 +1241,7 @@ pub(crate) fn raw_events(
 }
 
 fn truncated(what: &str, cause: Option<Error>) -> Error {
-    let e = Error::new(ErrorKind::Truncated, what.to_string());
+    let e = Error::truncated(what);
     match cause {
         Some(c) => e.with_source(c),
         None => e,
