@@ -443,7 +443,6 @@ impl Response {
         let body = StreamBody {
             reader: body.into_reader(),
             deadline: None,
-            error: None,
         };
         (info, body)
     }
@@ -518,21 +517,19 @@ pub(crate) fn api_error_from_body(
 }
 
 /// A streaming response body whose reads stop at a deadline.
+///
+/// A failed read's [`io::Error`] carries the typed [`Error`] inside (made
+/// with `io::Error::from`), so the stream layer gets it back intact with
+/// `io::Error::downcast`.
 pub(crate) struct StreamBody {
     reader: ureq::BodyReader<'static>,
     deadline: Option<(Instant, Timeout)>,
-    error: Option<Error>,
 }
 
 impl StreamBody {
     /// From now on, a read that has waited past `at` fails with `which`.
     pub(crate) fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
         self.deadline = deadline;
-    }
-
-    /// The typed error behind the last failed read.
-    pub(crate) fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
     }
 
     /// Reads the rest of the body so the connection can go back to the
@@ -558,8 +555,7 @@ impl Read for StreamBody {
             // Checked before every read, not only after a quiet tick: bytes
             // that keep arriving (keep-alive comments) must not postpone it.
             if let Some((_, which)) = self.deadline.filter(|(at, _)| Instant::now() >= *at) {
-                self.error = Some(Error::timeout_of(which));
-                return Err(io::Error::new(io::ErrorKind::TimedOut, which.to_string()));
+                return Err(Error::timeout_of(which).into());
             }
             let result = {
                 let _ticking = Ticking::start();
@@ -586,9 +582,7 @@ impl Read for StreamBody {
                         }
                         other => map_ureq_error(other, Mode::Stream),
                     };
-                    let io_err = io::Error::other(typed.to_string());
-                    self.error = Some(typed);
-                    return Err(io_err);
+                    return Err(typed.into());
                 }
             }
         }

@@ -1162,11 +1162,10 @@ impl Events {
             Ok(None) => Ok(self.end(None)),
             Err(sse::ReadError::Parse(e)) => Err(Error::event_too_large(e)),
             Err(sse::ReadError::Io(io)) => {
-                let typed = self
-                    .reader
-                    .get_mut()
-                    .take_error()
-                    .unwrap_or_else(|| Error::io("reading the stream failed").with_source(io));
+                // `StreamBody` sends its typed error inside the `io::Error`.
+                let typed = io
+                    .downcast::<Error>()
+                    .unwrap_or_else(|io| Error::io("reading the stream failed").with_source(io));
                 match typed.kind() {
                     // The peer closed or reset the connection mid-body: the
                     // stream ended, and the layer above decides whether what
