@@ -246,7 +246,7 @@ impl Detail {
 }
 
 impl Error {
-    fn from_detail(detail: Detail) -> Self {
+    fn from_detail(detail: Detail) -> Error {
         Error {
             inner: Box::new(ErrorImpl {
                 detail,
@@ -258,54 +258,54 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Self {
+    pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Config(message.into()))
     }
 
-    pub(crate) fn connect(message: impl Into<String>) -> Self {
+    pub(crate) fn connect(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Connect(message.into()))
     }
 
-    pub(crate) fn tls(message: impl Into<String>) -> Self {
+    pub(crate) fn tls(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Tls(message.into()))
     }
 
-    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Protocol(message.into()))
     }
 
-    pub(crate) fn truncated(message: impl Into<String>) -> Self {
+    pub(crate) fn truncated(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Truncated(message.into()))
     }
 
-    pub(crate) fn io(message: impl Into<String>) -> Self {
+    pub(crate) fn io(message: impl Into<String>) -> Error {
         Error::from_detail(Detail::Io(message.into()))
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
     /// text when known.
-    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Self {
+    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Error {
         Error::from_detail(Detail::Decode {
             message: message.into(),
             raw,
         })
     }
 
-    pub(crate) fn timeout_of(which: Timeout) -> Self {
+    pub(crate) fn timeout_of(which: Timeout) -> Error {
         Error::from_detail(Detail::Timeout(which))
     }
 
-    pub(crate) fn api_error(api: ApiError) -> Self {
+    pub(crate) fn api_error(api: ApiError) -> Error {
         Error::from_detail(Detail::Api(api))
     }
 
-    pub(crate) fn redirect(status: u16, location: Option<String>) -> Self {
+    pub(crate) fn redirect(status: u16, location: Option<String>) -> Error {
         Error::from_detail(Detail::Redirect { status, location })
     }
 
     /// A stream request answered with `media_type` instead of an event
     /// stream; `body` is what the server sent instead.
-    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Self {
+    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Error {
         Error::from_detail(Detail::NotAnEventStream {
             media_type: media_type.into(),
             body,
@@ -314,12 +314,12 @@ impl Error {
 
     /// The parser's limit on one event was exceeded; the parser's error
     /// stays reachable as the source.
-    pub(crate) fn event_too_large(e: sse::Error) -> Self {
+    pub(crate) fn event_too_large(e: sse::Error) -> Error {
         let sse::Error::EventTooLarge { limit } = e;
         Error::from_detail(Detail::EventTooLarge { limit }).with_source(e)
     }
 
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Error {
         self.inner.source = Some(Box::new(source));
         self
     }
@@ -328,13 +328,13 @@ impl Error {
         mut self,
         delay: Option<Duration>,
         should_retry: Option<bool>,
-    ) -> Self {
+    ) -> Error {
         self.inner.retry_after = delay;
         self.inner.should_retry = should_retry;
         self
     }
 
-    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Self {
+    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Error {
         self.inner.partial = Some(partial);
         self
     }
@@ -516,7 +516,7 @@ impl From<Error> for std::io::Error {
     /// Lets an [`Error`] travel through `std::io` interfaces; timeouts map to
     /// [`std::io::ErrorKind::TimedOut`], truncation to `UnexpectedEof`, decode
     /// errors to `InvalidData`, everything else to `Other`.
-    fn from(e: Error) -> Self {
+    fn from(e: Error) -> std::io::Error {
         let kind = match e.kind() {
             ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
             ErrorKind::Truncated => std::io::ErrorKind::UnexpectedEof,

@@ -41,8 +41,10 @@ thread_local! {
 
 /// Server-suggested retry delays above this are ignored in favour of backoff.
 const MAX_SERVER_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// At most this much of an error body is kept.
-const MAX_ERROR_BODY: u64 = 1024 * 1024;
+/// At most this much of an error body (or of any other body that is read
+/// only to be reported, such as a page where an event stream was expected)
+/// is kept.
+pub(crate) const MAX_ERROR_BODY: u64 = 1024 * 1024;
 
 /// How the client picks an HTTP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +156,7 @@ pub(crate) struct Transport {
 
 /// A successful response whose body has not been read yet.
 pub(crate) struct Response {
-    pub(crate) info: ResponseInfo,
+    info: ResponseInfo,
     body: ureq::Body,
 }
 
@@ -203,7 +205,7 @@ impl Transport {
             .timeout_connect(settings.connect_timeout)
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
-        let builder = tls_settings(builder, &url, &settings)?;
+        let builder = tls_settings(builder, &settings)?;
         let connector = DefaultConnector::new().chain(TickConnector);
         let agent = ureq::Agent::with_parts(
             builder.build(),
@@ -724,7 +726,7 @@ fn server_retry_delay(info: &ResponseInfo) -> Option<Duration> {
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP
 /// date format senders may generate (RFC 9110, 5.6.7), into Unix seconds.
-pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
+fn parse_http_date(s: &str) -> Option<u64> {
     let rest = s.split_once(", ")?.1;
     let mut parts = rest.split(' ');
     let day: u64 = parts.next()?.parse().ok()?;
@@ -817,15 +819,15 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
 }
 
 /// The parts of a URL the client needs to decide things before any I/O.
-pub(crate) struct Url<'a> {
-    pub(crate) scheme: &'a str,
-    pub(crate) host: &'a str,
+struct Url<'a> {
+    scheme: &'a str,
+    host: &'a str,
 }
 
 impl Url<'_> {
     /// Loopback is decided from the URL alone, never by resolving a name:
     /// `localhost`, 127.0.0.0/8 and `[::1]`.
-    pub(crate) fn is_loopback(&self) -> bool {
+    fn is_loopback(&self) -> bool {
         if self.host.eq_ignore_ascii_case("localhost") {
             return true;
         }
@@ -843,7 +845,7 @@ impl Url<'_> {
     }
 }
 
-pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, Error> {
+fn parse_url(url: &str) -> Result<Url<'_>, Error> {
     let bad = || {
         Error::config(format!(
             "invalid base URL `{url}`: expected http(s)://host[:port]/path"
@@ -925,7 +927,6 @@ fn insecure_http_error(what: &str, host: &str) -> Error {
 #[cfg(feature = "tls")]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     use ureq::tls::{PemItem, RootCerts, TlsConfig};
@@ -954,7 +955,6 @@ fn tls_settings(
 #[cfg(not(feature = "tls"))]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     if s.root_certificates_pem.is_some() {

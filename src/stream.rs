@@ -16,7 +16,7 @@ use crate::chat::{
     settle_streamed_choice,
 };
 use crate::error::{Error, ErrorKind, Timeout};
-use crate::http::{Response, ResponseInfo, StreamBody, api_error_from_body};
+use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody, api_error_from_body};
 use crate::sse::{self, EventReader};
 
 /// Rebuilds the full [`ChatCompletion`] from the chunks of a stream, like the official SDKs'
@@ -1091,7 +1091,7 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
         None | Some("text/event-stream") => Ok(response),
         Some(other) => {
             let other = other.to_string();
-            let (info, bytes) = response.read_body(limit.min(1024 * 1024))?;
+            let (info, bytes) = response.read_body(limit.min(MAX_ERROR_BODY))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             if chat::parse_error_body(&text).is_some() {
                 return Err(Error::api_error(api_error_from_body(
