@@ -172,7 +172,7 @@ pub use chat::*;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorKind, Timeout};
 pub use http::ResponseInfo;
-pub use stream::{Accumulator, ChatStream};
+pub use stream::ChatStream;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
