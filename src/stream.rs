@@ -82,9 +82,9 @@ enum Next<'a> {
 }
 
 impl Events {
-    fn new(body: StreamBody, limits: StreamLimits) -> Events {
+    fn new(body: StreamBody, limits: StreamLimits) -> Self {
         let parser = sse::Parser::with_max_event_size(limits.max_event_size);
-        Events {
+        Self {
             reader: EventReader::with_capacity(16 * 1024, body, parser),
             limits,
             started: Instant::now(),
@@ -226,9 +226,9 @@ impl std::fmt::Debug for ChatStream {
 }
 
 impl ChatStream {
-    pub(crate) fn new(response: Response, limits: StreamLimits) -> ChatStream {
+    pub(crate) fn new(response: Response, limits: StreamLimits) -> Self {
         let (info, body) = response.into_stream();
-        ChatStream {
+        Self {
             events: Some(Events::new(body, limits)),
             accumulator: Accumulator::new(),
             info,

@@ -58,8 +58,8 @@ pub struct Accumulator {
 
 impl Accumulator {
     /// An empty accumulator.
-    pub fn new() -> Accumulator {
-        Accumulator::default()
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Merges one chunk. Never fails and never panics, whatever the chunk holds.

@@ -89,8 +89,8 @@ impl ChatChunk {
     ///
     /// A decode error if `value` is not an object or a choice has the wrong shape (see the
     /// [module docs](crate::chat)); its raw text is the offending JSON.
-    pub fn from_json(value: Value) -> Result<ChatChunk, Error> {
-        ChatChunk::decode(value).map_err(Bad::into_error)
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        Self::decode(value).map_err(Bad::into_error)
     }
 
     /// Parses and decodes the data of one SSE event. Errors carry the whole text as raw text.
@@ -98,11 +98,11 @@ impl ChatChunk {
     /// # Errors
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
-    pub fn from_json_str(text: &str) -> Result<ChatChunk, Error> {
-        decode_str(text, "chat completion chunk", ChatChunk::decode)
+    pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        decode_str(text, "chat completion chunk", Self::decode)
     }
 
-    pub(super) fn decode(value: Value) -> Res<ChatChunk> {
+    pub(super) fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "chat completion chunk")?;
         let id = f.string("id").unwrap_or_default();
         let object = f.string("object").unwrap_or_default();
@@ -118,7 +118,7 @@ impl ChatChunk {
             .map(|(position, choice)| ChunkChoice::decode(choice, position))
             .collect::<Res<_>>()?;
         let usage = decode_usage(&mut f);
-        Ok(ChatChunk {
+        Ok(Self {
             id,
             object,
             created,
@@ -167,7 +167,7 @@ impl ChatChunk {
 }
 
 impl ChunkChoice {
-    fn decode(value: Value, position: usize) -> Res<ChunkChoice> {
+    fn decode(value: Value, position: usize) -> Res<Self> {
         let mut f = Fields::new(value, "chunk choice")?;
         let index = f.u64("index").unwrap_or(position as u64);
         let delta = match f.object("delta")? {
@@ -176,7 +176,7 @@ impl ChunkChoice {
         };
         let finish_reason = decode_finish_reason(&mut f);
         let logprobs = f.loose_object("logprobs").map(Logprobs::from_map);
-        Ok(ChunkChoice {
+        Ok(Self {
             index,
             delta,
             finish_reason,
@@ -197,7 +197,7 @@ impl ChunkChoice {
 }
 
 impl Delta {
-    fn decode(map: Map<String, Value>) -> Res<Delta> {
+    fn decode(map: Map<String, Value>) -> Res<Self> {
         let mut f = Fields::of(map, "delta");
         let role = f.string("role").map(Role::from);
         let content = f.string("content");
@@ -210,7 +210,7 @@ impl Delta {
             .into_iter()
             .map(ToolCallDelta::decode)
             .collect::<Res<_>>()?;
-        Ok(Delta {
+        Ok(Self {
             role,
             content,
             refusal,

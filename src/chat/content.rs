@@ -32,8 +32,8 @@ impl Content {
     /// parts are skipped).
     pub fn as_text(&self) -> Cow<'_, str> {
         match self {
-            Content::Text(text) => Cow::Borrowed(text),
-            Content::Parts(parts) => {
+            Self::Text(text) => Cow::Borrowed(text),
+            Self::Parts(parts) => {
                 let mut texts = parts.iter().filter_map(|part| match part {
                     ContentPart::Text { text, .. } => Some(text.as_str()),
                     _ => None,
@@ -56,27 +56,27 @@ impl Content {
     /// The content as JSON: a string or an array of parts.
     pub fn to_json(&self) -> Value {
         match self {
-            Content::Text(text) => Value::from(text.as_str()),
-            Content::Parts(parts) => Value::Array(parts.iter().map(ContentPart::to_json).collect()),
+            Self::Text(text) => Value::from(text.as_str()),
+            Self::Parts(parts) => Value::Array(parts.iter().map(ContentPart::to_json).collect()),
         }
     }
 }
 
 impl From<&str> for Content {
-    fn from(text: &str) -> Content {
-        Content::Text(text.to_owned())
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
     }
 }
 
 impl From<String> for Content {
-    fn from(text: String) -> Content {
-        Content::Text(text)
+    fn from(text: String) -> Self {
+        Self::Text(text)
     }
 }
 
 impl From<Vec<ContentPart>> for Content {
-    fn from(parts: Vec<ContentPart>) -> Content {
-        Content::Parts(parts)
+    fn from(parts: Vec<ContentPart>) -> Self {
+        Self::Parts(parts)
     }
 }
 
@@ -156,16 +156,16 @@ pub struct FileRef {
 
 impl ContentPart {
     /// A text part.
-    pub fn text(text: impl Into<String>) -> ContentPart {
-        ContentPart::Text {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text {
             text: text.into(),
             extra: Map::new(),
         }
     }
 
     /// An image part from an `https:` or `data:` URL.
-    pub fn image_url(url: impl Into<String>) -> ContentPart {
-        ContentPart::ImageUrl {
+    pub fn image_url(url: impl Into<String>) -> Self {
+        Self::ImageUrl {
             image_url: ImageUrl {
                 url: url.into(),
                 ..ImageUrl::default()
@@ -175,8 +175,8 @@ impl ContentPart {
     }
 
     /// An image part with a `detail` level (`"auto"`, `"low"`, `"high"`).
-    pub fn image_url_with_detail(url: impl Into<String>, detail: impl Into<String>) -> ContentPart {
-        ContentPart::ImageUrl {
+    pub fn image_url_with_detail(url: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::ImageUrl {
             image_url: ImageUrl {
                 url: url.into(),
                 detail: Some(detail.into()),
@@ -187,8 +187,8 @@ impl ContentPart {
     }
 
     /// An audio part from base64 data and its format (`"wav"`, `"mp3"`).
-    pub fn input_audio(data_base64: impl Into<String>, format: impl Into<String>) -> ContentPart {
-        ContentPart::InputAudio {
+    pub fn input_audio(data_base64: impl Into<String>, format: impl Into<String>) -> Self {
+        Self::InputAudio {
             input_audio: InputAudio {
                 data: data_base64.into(),
                 format: format.into(),
@@ -199,8 +199,8 @@ impl ContentPart {
     }
 
     /// A file part referring to an uploaded file.
-    pub fn file_id(file_id: impl Into<String>) -> ContentPart {
-        ContentPart::File {
+    pub fn file_id(file_id: impl Into<String>) -> Self {
+        Self::File {
             file: FileRef {
                 file_id: Some(file_id.into()),
                 ..FileRef::default()
@@ -210,8 +210,8 @@ impl ContentPart {
     }
 
     /// A file part with inline data (a base64 `data:` URL) and a file name.
-    pub fn file_data(filename: impl Into<String>, data_url: impl Into<String>) -> ContentPart {
-        ContentPart::File {
+    pub fn file_data(filename: impl Into<String>, data_url: impl Into<String>) -> Self {
+        Self::File {
             file: FileRef {
                 filename: Some(filename.into()),
                 file_data: Some(data_url.into()),
@@ -222,17 +222,17 @@ impl ContentPart {
     }
 
     /// Decodes a part. Never fails: anything unrecognised becomes [`ContentPart::Other`].
-    pub fn from_json(value: Value) -> ContentPart {
+    pub fn from_json(value: Value) -> Self {
         let Value::Object(mut map) = value else {
-            return ContentPart::Other(value);
+            return Self::Other(value);
         };
         let Some(kind) = map.get("type").and_then(Value::as_str).map(str::to_owned) else {
-            return ContentPart::Other(Value::Object(map));
+            return Self::Other(Value::Object(map));
         };
         map.remove("type");
         // The payload sits under a key named like the type.
         match (kind.as_str(), map.remove(&kind)) {
-            ("text", Some(Value::String(text))) => ContentPart::Text { text, extra: map },
+            ("text", Some(Value::String(text))) => Self::Text { text, extra: map },
             ("image_url", Some(Value::Object(inner)))
                 if inner.get("url").is_some_and(Value::is_string) =>
             {
@@ -242,7 +242,7 @@ impl ContentPart {
                     detail: f.string("detail"),
                     extra: f.rest(),
                 };
-                ContentPart::ImageUrl {
+                Self::ImageUrl {
                     image_url,
                     extra: map,
                 }
@@ -254,7 +254,7 @@ impl ContentPart {
                     format: f.string("format").unwrap_or_default(),
                     extra: f.rest(),
                 };
-                ContentPart::InputAudio {
+                Self::InputAudio {
                     input_audio,
                     extra: map,
                 }
@@ -267,7 +267,7 @@ impl ContentPart {
                     filename: f.string("filename"),
                     extra: f.rest(),
                 };
-                ContentPart::File { file, extra: map }
+                Self::File { file, extra: map }
             }
             (_, payload) => {
                 // Unknown type or unexpected shape: put everything back, keep it raw.
@@ -275,7 +275,7 @@ impl ContentPart {
                     map.insert(kind.clone(), payload);
                 }
                 map.insert("type".to_owned(), Value::String(kind));
-                ContentPart::Other(Value::Object(map))
+                Self::Other(Value::Object(map))
             }
         }
     }
@@ -284,12 +284,12 @@ impl ContentPart {
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
         match self {
-            ContentPart::Text { text, extra } => {
+            Self::Text { text, extra } => {
                 out.set("type", "text");
                 out.set("text", text.as_str());
                 out.finish(extra)
             }
-            ContentPart::ImageUrl { image_url, extra } => {
+            Self::ImageUrl { image_url, extra } => {
                 let mut inner = Out::default();
                 inner.set("url", image_url.url.as_str());
                 inner.opt("detail", image_url.detail.as_deref());
@@ -297,7 +297,7 @@ impl ContentPart {
                 out.set("image_url", inner.finish(&image_url.extra));
                 out.finish(extra)
             }
-            ContentPart::InputAudio { input_audio, extra } => {
+            Self::InputAudio { input_audio, extra } => {
                 let mut inner = Out::default();
                 inner.set("data", input_audio.data.as_str());
                 inner.set("format", input_audio.format.as_str());
@@ -305,7 +305,7 @@ impl ContentPart {
                 out.set("input_audio", inner.finish(&input_audio.extra));
                 out.finish(extra)
             }
-            ContentPart::File { file, extra } => {
+            Self::File { file, extra } => {
                 let mut inner = Out::default();
                 inner.opt("file_id", file.file_id.as_deref());
                 inner.opt("file_data", file.file_data.as_deref());
@@ -314,7 +314,7 @@ impl ContentPart {
                 out.set("file", inner.finish(&file.extra));
                 out.finish(extra)
             }
-            ContentPart::Other(value) => value.clone(),
+            Self::Other(value) => value.clone(),
         }
     }
 }

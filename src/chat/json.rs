@@ -95,15 +95,15 @@ pub(super) struct Fields {
 }
 
 impl Fields {
-    pub(super) fn new(value: Value, what: &'static str) -> Res<Fields> {
-        Ok(Fields {
+    pub(super) fn new(value: Value, what: &'static str) -> Res<Self> {
+        Ok(Self {
             map: object_of(value, what)?,
             what,
         })
     }
 
-    pub(super) fn of(map: Map<String, Value>, what: &'static str) -> Fields {
-        Fields { map, what }
+    pub(super) fn of(map: Map<String, Value>, what: &'static str) -> Self {
+        Self { map, what }
     }
 
     /// Removes and returns `key` if `accept` likes its value. A `null` is removed and treated

@@ -59,13 +59,13 @@ fn bytes_json(bytes: &[u8]) -> Value {
 }
 
 impl Logprobs {
-    pub(super) fn from_map(map: Map<String, Value>) -> Logprobs {
+    pub(super) fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "logprobs");
         let list = |f: &mut Fields, key: &str| {
             f.loose_objects(key)
                 .map(|items| items.into_iter().map(TokenLogprob::from_map).collect())
         };
-        Logprobs {
+        Self {
             content: list(&mut f, "content"),
             refusal: list(&mut f, "refusal"),
             extra: f.rest(),
@@ -87,9 +87,9 @@ impl Logprobs {
 }
 
 impl TokenLogprob {
-    fn from_map(map: Map<String, Value>) -> TokenLogprob {
+    fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "token logprob");
-        TokenLogprob {
+        Self {
             token: f.string("token").unwrap_or_default(),
             logprob: f.f64("logprob").unwrap_or_default(),
             bytes: take_bytes(&mut f),

@@ -57,54 +57,54 @@ pub struct Message {
 
 impl Message {
     /// A message with any role.
-    pub fn new(role: impl Into<Role>, content: impl Into<Content>) -> Message {
-        Message {
+    pub fn new(role: impl Into<Role>, content: impl Into<Content>) -> Self {
+        Self {
             role: role.into(),
             content: Some(content.into()),
-            ..Message::default()
+            ..Self::default()
         }
     }
 
     /// A `system` message.
-    pub fn system(content: impl Into<Content>) -> Message {
-        Message::new(Role::System, content)
+    pub fn system(content: impl Into<Content>) -> Self {
+        Self::new(Role::System, content)
     }
 
     /// A `developer` message.
-    pub fn developer(content: impl Into<Content>) -> Message {
-        Message::new(Role::Developer, content)
+    pub fn developer(content: impl Into<Content>) -> Self {
+        Self::new(Role::Developer, content)
     }
 
     /// A `user` message: text, or a `Vec` of [`ContentPart`]s.
-    pub fn user(content: impl Into<Content>) -> Message {
-        Message::new(Role::User, content)
+    pub fn user(content: impl Into<Content>) -> Self {
+        Self::new(Role::User, content)
     }
 
     /// An `assistant` message (a previous answer of the model).
-    pub fn assistant(content: impl Into<Content>) -> Message {
-        Message::new(Role::Assistant, content)
+    pub fn assistant(content: impl Into<Content>) -> Self {
+        Self::new(Role::Assistant, content)
     }
 
     /// An `assistant` message that only calls tools (`"content": null`).
-    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Message {
-        Message {
+    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
+        Self {
             role: Role::Assistant,
             tool_calls,
-            ..Message::default()
+            ..Self::default()
         }
     }
 
     /// A `tool` message: the result of the call `tool_call_id`.
-    pub fn tool(tool_call_id: impl Into<String>, content: impl Into<Content>) -> Message {
-        Message {
+    pub fn tool(tool_call_id: impl Into<String>, content: impl Into<Content>) -> Self {
+        Self {
             tool_call_id: Some(tool_call_id.into()),
-            ..Message::new(Role::Tool, content)
+            ..Self::new(Role::Tool, content)
         }
     }
 
     /// Sets the participant `name`.
     #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Message {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
@@ -128,13 +128,13 @@ impl Message {
     /// # Errors
     ///
     /// A decode error if `value` is not an object, or `tool_calls` has the wrong shape.
-    pub fn from_json(value: Value) -> Result<Message, Error> {
+    pub fn from_json(value: Value) -> Result<Self, Error> {
         object_of(value, "message")
-            .and_then(Message::decode)
+            .and_then(Self::decode)
             .map_err(Bad::into_error)
     }
 
-    pub(super) fn decode(map: Map<String, Value>) -> Res<Message> {
+    pub(super) fn decode(map: Map<String, Value>) -> Res<Self> {
         let mut f = Fields::of(map, "message");
         let role = f.string("role").map_or(Role::Assistant, Role::from);
         let content = match f.take_if("content", |v| v.is_string() || v.is_array()) {
@@ -150,7 +150,7 @@ impl Message {
         let refusal = f.string("refusal");
         let reasoning_content = f.string("reasoning_content");
         let reasoning = f.string("reasoning");
-        Ok(Message {
+        Ok(Self {
             role,
             content,
             name,

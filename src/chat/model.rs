@@ -49,13 +49,13 @@ impl Model {
     /// # Errors
     ///
     /// A decode error if `value` is not an object.
-    pub fn from_json(value: Value) -> Result<Model, Error> {
-        Model::decode(value).map_err(Bad::into_error)
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        Self::decode(value).map_err(Bad::into_error)
     }
 
-    fn decode(value: Value) -> Res<Model> {
+    fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "model")?;
-        Ok(Model {
+        Ok(Self {
             id: f.string("id").unwrap_or_default(),
             object: f.string("object").unwrap_or_default(),
             created: f.u64("created"),
@@ -89,8 +89,8 @@ impl ModelList {
     ///
     /// A decode error if `value` is not an object, `data` is not an array, or an entry is
     /// not an object.
-    pub fn from_json(value: Value) -> Result<ModelList, Error> {
-        ModelList::decode(value).map_err(Bad::into_error)
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        Self::decode(value).map_err(Bad::into_error)
     }
 
     /// Parses and decodes a models list body. Errors carry the whole text as raw text.
@@ -98,11 +98,11 @@ impl ModelList {
     /// # Errors
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
-    pub fn from_json_str(text: &str) -> Result<ModelList, Error> {
-        decode_str(text, "model list", ModelList::decode)
+    pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        decode_str(text, "model list", Self::decode)
     }
 
-    fn decode(value: Value) -> Res<ModelList> {
+    fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "model list")?;
         let object = f.string("object").unwrap_or_default();
         let data = f
@@ -111,7 +111,7 @@ impl ModelList {
             .into_iter()
             .map(Model::decode)
             .collect::<Res<_>>()?;
-        Ok(ModelList {
+        Ok(Self {
             object,
             data,
             extra: f.rest(),

@@ -20,39 +20,39 @@ impl Stop {
     /// The parameter as JSON.
     pub fn to_json(&self) -> Value {
         match self {
-            Stop::One(stop) => Value::from(stop.as_str()),
-            Stop::Many(stops) => Value::from(stops.clone()),
+            Self::One(stop) => Value::from(stop.as_str()),
+            Self::Many(stops) => Value::from(stops.clone()),
         }
     }
 }
 
 impl From<&str> for Stop {
-    fn from(stop: &str) -> Stop {
-        Stop::One(stop.to_owned())
+    fn from(stop: &str) -> Self {
+        Self::One(stop.to_owned())
     }
 }
 
 impl From<String> for Stop {
-    fn from(stop: String) -> Stop {
-        Stop::One(stop)
+    fn from(stop: String) -> Self {
+        Self::One(stop)
     }
 }
 
 impl From<Vec<String>> for Stop {
-    fn from(stops: Vec<String>) -> Stop {
-        Stop::Many(stops)
+    fn from(stops: Vec<String>) -> Self {
+        Self::Many(stops)
     }
 }
 
 impl From<Vec<&str>> for Stop {
-    fn from(stops: Vec<&str>) -> Stop {
-        Stop::Many(stops.into_iter().map(str::to_owned).collect())
+    fn from(stops: Vec<&str>) -> Self {
+        Self::Many(stops.into_iter().map(str::to_owned).collect())
     }
 }
 
 impl<const N: usize> From<[&str; N]> for Stop {
-    fn from(stops: [&str; N]) -> Stop {
-        Stop::Many(stops.into_iter().map(str::to_owned).collect())
+    fn from(stops: [&str; N]) -> Self {
+        Self::Many(stops.into_iter().map(str::to_owned).collect())
     }
 }
 
@@ -86,8 +86,8 @@ pub enum ResponseFormat {
 
 impl ResponseFormat {
     /// A JSON Schema response format.
-    pub fn json_schema(name: impl Into<String>, schema: Value) -> ResponseFormat {
-        ResponseFormat::JsonSchema {
+    pub fn json_schema(name: impl Into<String>, schema: Value) -> Self {
+        Self::JsonSchema {
             name: name.into(),
             schema,
             strict: None,
@@ -98,9 +98,9 @@ impl ResponseFormat {
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
         match self {
-            ResponseFormat::Text => out.set("type", "text"),
-            ResponseFormat::JsonObject => out.set("type", "json_object"),
-            ResponseFormat::JsonSchema {
+            Self::Text => out.set("type", "text"),
+            Self::JsonObject => out.set("type", "json_object"),
+            Self::JsonSchema {
                 name,
                 schema,
                 strict,
@@ -112,7 +112,7 @@ impl ResponseFormat {
                 out.set("type", "json_schema");
                 out.set("json_schema", inner.finish(&Map::new()));
             }
-            ResponseFormat::Other(value) => return value.clone(),
+            Self::Other(value) => return value.clone(),
         }
         out.finish(&Map::new())
     }
@@ -194,87 +194,87 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// A request for `model` with `messages` and nothing else set.
-    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> Self {
+        Self {
             model: model.into(),
             messages,
-            ..ChatRequest::default()
+            ..Self::default()
         }
     }
 
     /// Sets `temperature`.
     #[must_use]
-    pub fn temperature(mut self, temperature: f64) -> ChatRequest {
+    pub fn temperature(mut self, temperature: f64) -> Self {
         self.temperature = Some(temperature);
         self
     }
 
     /// Sets `top_p`.
     #[must_use]
-    pub fn top_p(mut self, top_p: f64) -> ChatRequest {
+    pub fn top_p(mut self, top_p: f64) -> Self {
         self.top_p = Some(top_p);
         self
     }
 
     /// Sets `n`, the number of choices.
     #[must_use]
-    pub fn n(mut self, n: u32) -> ChatRequest {
+    pub fn n(mut self, n: u32) -> Self {
         self.n = Some(n);
         self
     }
 
     /// Sets `stop`: a string, a `Vec` or an array of strings.
     #[must_use]
-    pub fn stop(mut self, stop: impl Into<Stop>) -> ChatRequest {
+    pub fn stop(mut self, stop: impl Into<Stop>) -> Self {
         self.stop = Some(stop.into());
         self
     }
 
     /// Sets `max_tokens`.
     #[must_use]
-    pub fn max_tokens(mut self, max_tokens: u32) -> ChatRequest {
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
         self.max_tokens = Some(max_tokens);
         self
     }
 
     /// Sets `max_completion_tokens`.
     #[must_use]
-    pub fn max_completion_tokens(mut self, max_completion_tokens: u32) -> ChatRequest {
+    pub fn max_completion_tokens(mut self, max_completion_tokens: u32) -> Self {
         self.max_completion_tokens = Some(max_completion_tokens);
         self
     }
 
     /// Sets `presence_penalty`.
     #[must_use]
-    pub fn presence_penalty(mut self, penalty: f64) -> ChatRequest {
+    pub fn presence_penalty(mut self, penalty: f64) -> Self {
         self.presence_penalty = Some(penalty);
         self
     }
 
     /// Sets `frequency_penalty`.
     #[must_use]
-    pub fn frequency_penalty(mut self, penalty: f64) -> ChatRequest {
+    pub fn frequency_penalty(mut self, penalty: f64) -> Self {
         self.frequency_penalty = Some(penalty);
         self
     }
 
     /// Adds one `logit_bias` entry for a token id.
     #[must_use]
-    pub fn logit_bias(mut self, token_id: u64, bias: f64) -> ChatRequest {
+    pub fn logit_bias(mut self, token_id: u64, bias: f64) -> Self {
         self.logit_bias.insert(token_id.to_string(), bias);
         self
     }
 
     /// Sets `logprobs`.
     #[must_use]
-    pub fn logprobs(mut self, logprobs: bool) -> ChatRequest {
+    pub fn logprobs(mut self, logprobs: bool) -> Self {
         self.logprobs = Some(logprobs);
         self
     }
 
     /// Sets `top_logprobs` (and `logprobs: true`, which it requires).
     #[must_use]
-    pub fn top_logprobs(mut self, top_logprobs: u32) -> ChatRequest {
+    pub fn top_logprobs(mut self, top_logprobs: u32) -> Self {
         self.logprobs = Some(true);
         self.top_logprobs = Some(top_logprobs);
         self
@@ -282,63 +282,63 @@ impl ChatRequest {
 
     /// Sets `seed`.
     #[must_use]
-    pub fn seed(mut self, seed: i64) -> ChatRequest {
+    pub fn seed(mut self, seed: i64) -> Self {
         self.seed = Some(seed);
         self
     }
 
     /// Sets `user`.
     #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> ChatRequest {
+    pub fn user(mut self, user: impl Into<String>) -> Self {
         self.user = Some(user.into());
         self
     }
 
     /// Adds one tool.
     #[must_use]
-    pub fn tool(mut self, tool: Tool) -> ChatRequest {
+    pub fn tool(mut self, tool: Tool) -> Self {
         self.tools.push(tool);
         self
     }
 
     /// Replaces the tools.
     #[must_use]
-    pub fn tools(mut self, tools: Vec<Tool>) -> ChatRequest {
+    pub fn tools(mut self, tools: Vec<Tool>) -> Self {
         self.tools = tools;
         self
     }
 
     /// Sets `tool_choice`.
     #[must_use]
-    pub fn tool_choice(mut self, tool_choice: ToolChoice) -> ChatRequest {
+    pub fn tool_choice(mut self, tool_choice: ToolChoice) -> Self {
         self.tool_choice = Some(tool_choice);
         self
     }
 
     /// Sets `parallel_tool_calls`.
     #[must_use]
-    pub fn parallel_tool_calls(mut self, parallel: bool) -> ChatRequest {
+    pub fn parallel_tool_calls(mut self, parallel: bool) -> Self {
         self.parallel_tool_calls = Some(parallel);
         self
     }
 
     /// Sets `response_format`.
     #[must_use]
-    pub fn response_format(mut self, format: ResponseFormat) -> ChatRequest {
+    pub fn response_format(mut self, format: ResponseFormat) -> Self {
         self.response_format = Some(format);
         self
     }
 
     /// Sets `reasoning_effort`.
     #[must_use]
-    pub fn reasoning_effort(mut self, effort: impl Into<String>) -> ChatRequest {
+    pub fn reasoning_effort(mut self, effort: impl Into<String>) -> Self {
         self.reasoning_effort = Some(effort.into());
         self
     }
 
     /// Sets one extra body field (overriding a typed field of the same name).
     #[must_use]
-    pub fn extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> ChatRequest {
+    pub fn extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra.insert(key.into(), value.into());
         self
     }

@@ -76,8 +76,8 @@ impl ChatCompletion {
     ///
     /// A decode error if `value` is not an object or a choice has the wrong shape (see the
     /// [module docs](crate::chat)); its raw text is the offending JSON.
-    pub fn from_json(value: Value) -> Result<ChatCompletion, Error> {
-        ChatCompletion::decode(value).map_err(Bad::into_error)
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        Self::decode(value).map_err(Bad::into_error)
     }
 
     /// Parses and decodes a response body. Errors carry the whole text as raw text.
@@ -85,11 +85,11 @@ impl ChatCompletion {
     /// # Errors
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
-    pub fn from_json_str(text: &str) -> Result<ChatCompletion, Error> {
-        decode_str(text, "chat completion", ChatCompletion::decode)
+    pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        decode_str(text, "chat completion", Self::decode)
     }
 
-    fn decode(value: Value) -> Res<ChatCompletion> {
+    fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "chat completion")?;
         let id = f.string("id").unwrap_or_default();
         let object = f.string("object").unwrap_or_default();
@@ -105,7 +105,7 @@ impl ChatCompletion {
             .map(|(position, choice)| Choice::decode(choice, position))
             .collect::<Res<_>>()?;
         let usage = decode_usage(&mut f);
-        Ok(ChatCompletion {
+        Ok(Self {
             id,
             object,
             created,
@@ -166,7 +166,7 @@ impl ChatCompletion {
 }
 
 impl Choice {
-    fn decode(value: Value, position: usize) -> Res<Choice> {
+    fn decode(value: Value, position: usize) -> Res<Self> {
         let mut f = Fields::new(value, "choice")?;
         let index = f.u64("index").unwrap_or(position as u64);
         let message = match f.object("message")? {
@@ -178,7 +178,7 @@ impl Choice {
         };
         let finish_reason = decode_finish_reason(&mut f);
         let logprobs = f.loose_object("logprobs").map(Logprobs::from_map);
-        Ok(Choice {
+        Ok(Self {
             index,
             message,
             finish_reason,

@@ -35,33 +35,33 @@ impl Role {
     /// The role as it is spelled in JSON.
     pub fn as_str(&self) -> &str {
         match self {
-            Role::System => "system",
-            Role::Developer => "developer",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-            Role::Other(other) => other,
+            Self::System => "system",
+            Self::Developer => "developer",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::Tool => "tool",
+            Self::Other(other) => other,
         }
     }
 }
 
 impl From<&str> for Role {
-    fn from(role: &str) -> Role {
+    fn from(role: &str) -> Self {
         match role {
-            "system" => Role::System,
-            "developer" => Role::Developer,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "tool" => Role::Tool,
-            other => Role::Other(other.to_owned()),
+            "system" => Self::System,
+            "developer" => Self::Developer,
+            "user" => Self::User,
+            "assistant" => Self::Assistant,
+            "tool" => Self::Tool,
+            other => Self::Other(other.to_owned()),
         }
     }
 }
 
 impl From<String> for Role {
-    fn from(role: String) -> Role {
-        match Role::from(role.as_str()) {
-            Role::Other(_) => Role::Other(role),
+    fn from(role: String) -> Self {
+        match Self::from(role.as_str()) {
+            Self::Other(_) => Self::Other(role),
             known => known,
         }
     }

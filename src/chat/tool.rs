@@ -48,9 +48,9 @@ impl Tool {
         name: impl Into<String>,
         description: impl Into<String>,
         parameters: Value,
-    ) -> Tool {
+    ) -> Self {
         let description = description.into();
-        Tool {
+        Self {
             kind: "function".to_owned(),
             function: FunctionDef {
                 name: name.into(),
@@ -65,7 +65,7 @@ impl Tool {
 
     /// Sets `function.strict`.
     #[must_use]
-    pub fn strict(mut self, strict: bool) -> Tool {
+    pub fn strict(mut self, strict: bool) -> Self {
         self.function.strict = Some(strict);
         self
     }
@@ -102,17 +102,17 @@ pub enum ToolChoice {
 
 impl ToolChoice {
     /// Forces a call of the function `name`.
-    pub fn function(name: impl Into<String>) -> ToolChoice {
-        ToolChoice::Function(name.into())
+    pub fn function(name: impl Into<String>) -> Self {
+        Self::Function(name.into())
     }
 
     /// The parameter as JSON.
     pub fn to_json(&self) -> Value {
         match self {
-            ToolChoice::Auto => Value::from("auto"),
-            ToolChoice::None => Value::from("none"),
-            ToolChoice::Required => Value::from("required"),
-            ToolChoice::Function(name) => {
+            Self::Auto => Value::from("auto"),
+            Self::None => Value::from("none"),
+            Self::Required => Value::from("required"),
+            Self::Function(name) => {
                 let mut function = Map::new();
                 function.insert("name".to_owned(), Value::from(name.as_str()));
                 let mut out = Out::default();
@@ -120,7 +120,7 @@ impl ToolChoice {
                 out.set("function", function);
                 out.finish(&Map::new())
             }
-            ToolChoice::Other(value) => value.clone(),
+            Self::Other(value) => value.clone(),
         }
     }
 }

@@ -38,8 +38,8 @@ pub struct FunctionCall {
 }
 
 impl Default for ToolCall {
-    fn default() -> ToolCall {
-        ToolCall {
+    fn default() -> Self {
+        Self {
             id: String::new(),
             kind: "function".to_owned(),
             function: FunctionCall::default(),
@@ -70,11 +70,11 @@ impl FunctionCall {
         })
     }
 
-    fn from_map(map: Map<String, Value>) -> FunctionCall {
+    fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "tool call function");
         let name = f.string("name").unwrap_or_default();
         let arguments = arguments_text(&mut f).unwrap_or_default();
-        FunctionCall {
+        Self {
             name,
             arguments,
             extra: f.rest(),
@@ -106,15 +106,15 @@ impl ToolCall {
         id: impl Into<String>,
         name: impl Into<String>,
         arguments: impl Into<String>,
-    ) -> ToolCall {
-        ToolCall {
+    ) -> Self {
+        Self {
             id: id.into(),
             function: FunctionCall {
                 name: name.into(),
                 arguments: arguments.into(),
                 extra: Map::new(),
             },
-            ..ToolCall::default()
+            ..Self::default()
         }
     }
 
@@ -132,11 +132,11 @@ impl ToolCall {
     /// # Errors
     ///
     /// A decode error if `value` or its `function` is not an object.
-    pub fn from_json(value: Value) -> Result<ToolCall, Error> {
-        ToolCall::decode(value).map_err(Bad::into_error)
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        Self::decode(value).map_err(Bad::into_error)
     }
 
-    pub(super) fn decode(value: Value) -> Res<ToolCall> {
+    pub(super) fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "tool call")?;
         let id = f.string("id").unwrap_or_default();
         let kind = f.string("type").unwrap_or_else(|| "function".to_owned());
@@ -144,7 +144,7 @@ impl ToolCall {
             .object("function")?
             .map(FunctionCall::from_map)
             .unwrap_or_default();
-        Ok(ToolCall {
+        Ok(Self {
             id,
             kind,
             function,
@@ -208,7 +208,7 @@ pub struct FunctionCallDelta {
 }
 
 impl ToolCallDelta {
-    pub(super) fn decode(value: Value) -> Res<ToolCallDelta> {
+    pub(super) fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "tool call delta")?;
         let index = f.u64("index");
         let id = f.string("id");
@@ -223,7 +223,7 @@ impl ToolCallDelta {
                 extra: f.rest(),
             }
         });
-        Ok(ToolCallDelta {
+        Ok(Self {
             index,
             id,
             kind,

@@ -55,15 +55,15 @@ impl Usage {
     /// # Errors
     ///
     /// A decode error if `value` is not an object.
-    pub fn from_json(value: Value) -> Result<Usage, Error> {
+    pub fn from_json(value: Value) -> Result<Self, Error> {
         object_of(value, "usage")
-            .map(Usage::from_map)
+            .map(Self::from_map)
             .map_err(Bad::into_error)
     }
 
-    pub(super) fn from_map(map: Map<String, Value>) -> Usage {
+    pub(super) fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "usage");
-        Usage {
+        Self {
             prompt_tokens: f.u64("prompt_tokens"),
             completion_tokens: f.u64("completion_tokens"),
             total_tokens: f.u64("total_tokens"),
@@ -91,7 +91,7 @@ impl Usage {
 
     /// True for a usage object without any field (`"usage": {}`).
     pub fn is_empty(&self) -> bool {
-        *self == Usage::default()
+        *self == Self::default()
     }
 
     /// The usage as JSON.

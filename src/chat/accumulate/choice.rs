@@ -34,10 +34,10 @@ fn append(acc: &mut Option<String>, piece: Option<&str>) {
 
 impl ChoiceState {
     /// Nothing accumulated yet for the choice `index`.
-    pub(super) fn new(index: u64) -> ChoiceState {
-        ChoiceState {
+    pub(super) fn new(index: u64) -> Self {
+        Self {
             index,
-            ..ChoiceState::default()
+            ..Self::default()
         }
     }
 
