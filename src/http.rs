@@ -461,7 +461,6 @@ impl Response {
     }
 
     fn into_api_error(self) -> Error {
-        let status = self.info.status;
         let info = self.info.clone();
         let body = match self.read_body(MAX_ERROR_BODY) {
             Ok((_, b)) => String::from_utf8_lossy(&b).into_owned(),
@@ -473,48 +472,9 @@ impl Response {
             Some("false") => Some(false),
             _ => None,
         };
-        Error::api_error(api_error_from_body(status, &body, &info, false))
-            .with_retry_hints(retry_after, should_retry)
-    }
-}
-
-/// Builds an [`ApiError`] from an error body, JSON or not.
-pub(crate) fn api_error_from_body(
-    status: u16,
-    body: &str,
-    info: &ResponseInfo,
-    in_stream: bool,
-) -> ApiError {
-    let fields = crate::chat::parse_error_body(body).or_else(|| {
-        in_stream
-            .then(|| crate::chat::parse_flat_error(body))
-            .flatten()
-    });
-    let message = match fields.as_ref().and_then(|f| f.message.clone()) {
-        Some(m) => m,
-        None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
-        None => {
-            let first = body.trim().lines().next().unwrap_or("").trim();
-            let mut summary: String = first.chars().take(200).collect();
-            if summary.len() < first.len() {
-                summary.push('…');
-            }
-            summary
-        }
-    };
-    let (error_type, code, param) = match fields {
-        Some(f) => (f.kind, f.code, f.param),
-        None => (None, None, None),
-    };
-    ApiError {
-        status,
-        message,
-        error_type,
-        code,
-        param,
-        request_id: info.request_id().map(str::to_string),
-        body: body.to_string(),
-        in_stream,
+        let fields = crate::chat::parse_error_body(&body);
+        let api = ApiError::new(info.status, info.request_id(), body, fields, false);
+        Error::api_error(api).with_retry_hints(retry_after, should_retry)
     }
 }
 
