@@ -231,7 +231,7 @@ fn decode_json(bytes: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::decode(
             format!("response body is not valid JSON ({e})"),
-            Some(String::from_utf8_lossy(bytes).into_owned()),
+            String::from_utf8_lossy(bytes).into_owned(),
         )
     })
 }

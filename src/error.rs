@@ -230,7 +230,7 @@ enum Detail {
     },
     Decode {
         message: String,
-        raw: Option<String>,
+        raw: String,
     },
     Truncated(String),
     EventTooLarge {
@@ -330,8 +330,8 @@ impl Error {
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
-    /// text when known.
-    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Error {
+    /// text.
+    pub(crate) fn decode(message: impl Into<String>, raw: String) -> Error {
         Error::from_detail(Detail::Decode {
             message: message.into(),
             raw,
@@ -437,8 +437,7 @@ impl Error {
     /// (and the body of a non-JSON response where one was kept).
     pub fn raw(&self) -> Option<&str> {
         match &self.inner.detail {
-            Detail::Decode { raw, .. } => raw.as_deref(),
-            Detail::NotAnEventStream { body, .. } => Some(body),
+            Detail::Decode { raw, .. } | Detail::NotAnEventStream { body: raw, .. } => Some(raw),
             _ => None,
         }
     }
@@ -707,7 +706,7 @@ mod tests {
             "redirect not followed: server answered 302 without a Location header"
         );
 
-        let decode = Error::decode("bad chunk", Some("{tru".to_owned()));
+        let decode = Error::decode("bad chunk", "{tru".to_owned());
         assert_eq!(
             (decode.kind(), decode.raw()),
             (ErrorKind::Decode, Some("{tru"))
