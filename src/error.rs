@@ -57,17 +57,17 @@ pub enum ErrorKind {
 impl ErrorKind {
     fn as_str(self) -> &'static str {
         match self {
-            ErrorKind::Config => "configuration error",
-            ErrorKind::Connect => "connection failed",
-            ErrorKind::Tls => "TLS error",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Api => "API error",
-            ErrorKind::Redirect => "redirect not followed",
-            ErrorKind::Protocol => "protocol error",
-            ErrorKind::Decode => "decode error",
-            ErrorKind::Truncated => "stream truncated",
-            ErrorKind::EventTooLarge => "event too large",
-            ErrorKind::Io => "I/O error",
+            Self::Config => "configuration error",
+            Self::Connect => "connection failed",
+            Self::Tls => "TLS error",
+            Self::Timeout => "timed out",
+            Self::Api => "API error",
+            Self::Redirect => "redirect not followed",
+            Self::Protocol => "protocol error",
+            Self::Decode => "decode error",
+            Self::Truncated => "stream truncated",
+            Self::EventTooLarge => "event too large",
+            Self::Io => "I/O error",
         }
     }
 }
@@ -97,11 +97,11 @@ pub enum Timeout {
 impl fmt::Display for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Timeout::Connect => "connect timeout",
-            Timeout::ResponseHeaders => "timeout waiting for response headers",
-            Timeout::Request => "request timeout",
-            Timeout::StreamIdle => "stream idle timeout (no event received)",
-            Timeout::StreamTotal => "stream total timeout",
+            Self::Connect => "connect timeout",
+            Self::ResponseHeaders => "timeout waiting for response headers",
+            Self::Request => "request timeout",
+            Self::StreamIdle => "stream idle timeout (no event received)",
+            Self::StreamTotal => "stream total timeout",
         })
     }
 }
@@ -147,7 +147,7 @@ impl ApiError {
         body: String,
         fields: Option<ApiErrorFields>,
         in_stream: bool,
-    ) -> ApiError {
+    ) -> Self {
         let ApiErrorFields {
             message,
             error_type,
@@ -155,7 +155,7 @@ impl ApiError {
             param,
         } = fields.unwrap_or_default();
         let message = message.unwrap_or_else(|| body_summary(status, &body));
-        ApiError {
+        Self {
             status,
             message,
             error_type,
@@ -242,17 +242,17 @@ enum Detail {
 impl Detail {
     fn kind(&self) -> ErrorKind {
         match self {
-            Detail::Config(_) => ErrorKind::Config,
-            Detail::Connect(_) => ErrorKind::Connect,
-            Detail::Tls(_) => ErrorKind::Tls,
-            Detail::Timeout(_) => ErrorKind::Timeout,
-            Detail::Api(_) => ErrorKind::Api,
-            Detail::Redirect { .. } => ErrorKind::Redirect,
-            Detail::Protocol(_) | Detail::NotAnEventStream { .. } => ErrorKind::Protocol,
-            Detail::Decode { .. } => ErrorKind::Decode,
-            Detail::Truncated(_) => ErrorKind::Truncated,
-            Detail::EventTooLarge { .. } => ErrorKind::EventTooLarge,
-            Detail::Io(_) => ErrorKind::Io,
+            Self::Config(_) => ErrorKind::Config,
+            Self::Connect(_) => ErrorKind::Connect,
+            Self::Tls(_) => ErrorKind::Tls,
+            Self::Timeout(_) => ErrorKind::Timeout,
+            Self::Api(_) => ErrorKind::Api,
+            Self::Redirect { .. } => ErrorKind::Redirect,
+            Self::Protocol(_) | Self::NotAnEventStream { .. } => ErrorKind::Protocol,
+            Self::Decode { .. } => ErrorKind::Decode,
+            Self::Truncated(_) => ErrorKind::Truncated,
+            Self::EventTooLarge { .. } => ErrorKind::EventTooLarge,
+            Self::Io(_) => ErrorKind::Io,
         }
     }
 
@@ -260,41 +260,41 @@ impl Detail {
     /// nothing when there is none (an API error is shown on its own terms).
     fn write_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Detail::Config(m)
-            | Detail::Connect(m)
-            | Detail::Tls(m)
-            | Detail::Protocol(m)
-            | Detail::Decode { message: m, .. }
-            | Detail::Truncated(m)
-            | Detail::Io(m) => {
+            Self::Config(m)
+            | Self::Connect(m)
+            | Self::Tls(m)
+            | Self::Protocol(m)
+            | Self::Decode { message: m, .. }
+            | Self::Truncated(m)
+            | Self::Io(m) => {
                 if m.is_empty() {
                     Ok(())
                 } else {
                     write!(f, ": {m}")
                 }
             }
-            Detail::Timeout(which) => write!(f, ": {which}"),
-            Detail::Api(_) => Ok(()),
-            Detail::Redirect {
+            Self::Timeout(which) => write!(f, ": {which}"),
+            Self::Api(_) => Ok(()),
+            Self::Redirect {
                 status,
                 location: Some(l),
             } => write!(f, ": server answered {status} redirecting to {l}"),
-            Detail::Redirect {
+            Self::Redirect {
                 status,
                 location: None,
             } => write!(f, ": server answered {status} without a Location header"),
-            Detail::NotAnEventStream { media_type, .. } => write!(
+            Self::NotAnEventStream { media_type, .. } => write!(
                 f,
                 ": expected an event stream (text/event-stream), got `{media_type}`"
             ),
-            Detail::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
+            Self::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
         }
     }
 }
 
 impl Error {
-    fn from_detail(detail: Detail) -> Error {
-        Error {
+    fn from_detail(detail: Detail) -> Self {
+        Self {
             inner: Box::new(ErrorImpl {
                 detail,
                 retry_after: None,
@@ -305,55 +305,55 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Config(message.into()))
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Config(message.into()))
     }
 
-    pub(crate) fn connect(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Connect(message.into()))
+    pub(crate) fn connect(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Connect(message.into()))
     }
 
-    pub(crate) fn tls(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Tls(message.into()))
+    pub(crate) fn tls(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Tls(message.into()))
     }
 
-    pub(crate) fn protocol(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Protocol(message.into()))
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Protocol(message.into()))
     }
 
-    pub(crate) fn truncated(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Truncated(message.into()))
+    pub(crate) fn truncated(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Truncated(message.into()))
     }
 
-    pub(crate) fn io(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Io(message.into()))
+    pub(crate) fn io(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Io(message.into()))
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
     /// text.
-    pub(crate) fn decode(message: impl Into<String>, raw: String) -> Error {
-        Error::from_detail(Detail::Decode {
+    pub(crate) fn decode(message: impl Into<String>, raw: String) -> Self {
+        Self::from_detail(Detail::Decode {
             message: message.into(),
             raw,
         })
     }
 
-    pub(crate) fn timeout_of(which: Timeout) -> Error {
-        Error::from_detail(Detail::Timeout(which))
+    pub(crate) fn timeout_of(which: Timeout) -> Self {
+        Self::from_detail(Detail::Timeout(which))
     }
 
-    pub(crate) fn api_error(api: ApiError) -> Error {
-        Error::from_detail(Detail::Api(api))
+    pub(crate) fn api_error(api: ApiError) -> Self {
+        Self::from_detail(Detail::Api(api))
     }
 
-    pub(crate) fn redirect(status: u16, location: Option<String>) -> Error {
-        Error::from_detail(Detail::Redirect { status, location })
+    pub(crate) fn redirect(status: u16, location: Option<String>) -> Self {
+        Self::from_detail(Detail::Redirect { status, location })
     }
 
     /// A stream request answered with `media_type` instead of an event
     /// stream; `body` is what the server sent instead.
-    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Error {
-        Error::from_detail(Detail::NotAnEventStream {
+    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Self {
+        Self::from_detail(Detail::NotAnEventStream {
             media_type: media_type.into(),
             body,
         })
@@ -361,12 +361,12 @@ impl Error {
 
     /// The parser's limit on one event was exceeded; the parser's error
     /// stays reachable as the source.
-    pub(crate) fn event_too_large(e: sse::Error) -> Error {
+    pub(crate) fn event_too_large(e: sse::Error) -> Self {
         let sse::Error::EventTooLarge { limit } = e;
-        Error::from_detail(Detail::EventTooLarge { limit }).with_source(e)
+        Self::from_detail(Detail::EventTooLarge { limit }).with_source(e)
     }
 
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Error {
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self
     }
@@ -375,13 +375,13 @@ impl Error {
         mut self,
         delay: Option<Duration>,
         should_retry: Option<bool>,
-    ) -> Error {
+    ) -> Self {
         self.inner.retry_after = delay;
         self.inner.should_retry = should_retry;
         self
     }
 
-    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Error {
+    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Self {
         self.inner.partial = Some(partial);
         self
     }
@@ -562,7 +562,7 @@ impl From<Error> for std::io::Error {
     /// Lets an [`Error`] travel through `std::io` interfaces; timeouts map to
     /// [`std::io::ErrorKind::TimedOut`], truncation to `UnexpectedEof`, decode
     /// errors to `InvalidData`, everything else to `Other`.
-    fn from(e: Error) -> std::io::Error {
+    fn from(e: Error) -> Self {
         let kind = match e.kind() {
             ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
             ErrorKind::Truncated => std::io::ErrorKind::UnexpectedEof,
@@ -570,7 +570,7 @@ impl From<Error> for std::io::Error {
             ErrorKind::Connect => std::io::ErrorKind::ConnectionRefused,
             _ => std::io::ErrorKind::Other,
         };
-        std::io::Error::new(kind, e)
+        Self::new(kind, e)
     }
 }
 

@@ -161,7 +161,7 @@ pub(crate) struct Response {
 }
 
 impl Transport {
-    pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
+    pub(crate) fn new(settings: Settings) -> Result<Self, Error> {
         let url = parse_url(&settings.base_url)?;
         // Plain `http://` to a host that is not loopback, without the opt-in:
         // no credential may travel, now (the key, default headers) or per
@@ -212,7 +212,7 @@ impl Transport {
             connector,
             ureq::unversioned::resolver::DefaultResolver::default(),
         );
-        Ok(Transport {
+        Ok(Self {
             agent,
             settings,
             base,
@@ -423,7 +423,7 @@ fn seed() -> u64 {
 impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
     pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
-        let Response { info, mut body } = self;
+        let Self { info, mut body } = self;
         let bytes = body.with_config().limit(limit).read_to_vec().map_err(|e| {
             match map_ureq_error(e, Mode::Json) {
                 // The status line and headers did arrive, so this is not a
@@ -441,7 +441,7 @@ impl Response {
 
     /// The body as a stream, for the SSE parser.
     pub(crate) fn into_stream(self) -> (ResponseInfo, StreamBody) {
-        let Response { info, body } = self;
+        let Self { info, body } = self;
         let body = StreamBody {
             reader: body.into_reader(),
             deadline: None,
@@ -556,9 +556,9 @@ impl Read for StreamBody {
 struct Ticking;
 
 impl Ticking {
-    fn start() -> Ticking {
+    fn start() -> Self {
         TICKING.with(|t| t.set(true));
-        Ticking
+        Self
     }
 }
 

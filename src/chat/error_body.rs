@@ -36,17 +36,17 @@ fn error_text(value: Option<&Value>) -> Option<String> {
 }
 
 impl ApiErrorFields {
-    fn from_error_value(error: &Value) -> Option<ApiErrorFields> {
+    fn from_error_value(error: &Value) -> Option<Self> {
         match error {
-            Value::Object(map) => Some(ApiErrorFields {
+            Value::Object(map) => Some(Self {
                 message: error_text(map.get("message")),
                 error_type: error_text(map.get("type")),
                 code: error_text(map.get("code")),
                 param: error_text(map.get("param")),
             }),
-            Value::String(message) if !message.is_empty() => Some(ApiErrorFields {
+            Value::String(message) if !message.is_empty() => Some(Self {
                 message: Some(message.clone()),
-                ..ApiErrorFields::default()
+                ..Self::default()
             }),
             _ => None,
         }
