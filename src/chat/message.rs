@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res, object_of};
-use super::tool_call::{decode_tool_calls, tool_calls_json};
 use super::{Content, ContentPart, Role, ToolCall};
 use crate::Error;
 
@@ -145,7 +144,12 @@ impl Message {
             _ => None,
         };
         let name = f.string("name");
-        let tool_calls = decode_tool_calls(&mut f)?;
+        let tool_calls = f
+            .array("tool_calls")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ToolCall::decode)
+            .collect::<Res<_>>()?;
         let tool_call_id = f.string("tool_call_id");
         let refusal = f.string("refusal");
         let reasoning_content = f.string("reasoning_content");
@@ -173,7 +177,10 @@ impl Message {
         );
         out.opt("name", self.name.as_deref());
         if !self.tool_calls.is_empty() {
-            out.set("tool_calls", tool_calls_json(&self.tool_calls));
+            out.set(
+                "tool_calls",
+                Value::Array(self.tool_calls.iter().map(ToolCall::to_json).collect()),
+            );
         }
         out.opt("tool_call_id", self.tool_call_id.as_deref());
         out.opt("refusal", self.refusal.as_deref());
