@@ -189,3 +189,48 @@ impl Message {
         out.finish(&self.extra)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn constructors_and_accessors() {
+        assert_eq!(
+            Message::tool("call_1", "21 C").to_json(),
+            json!({"role": "tool", "content": "21 C", "tool_call_id": "call_1"})
+        );
+        let calls_only = Message::assistant_tool_calls(vec![]);
+        assert_eq!(
+            calls_only.to_json(),
+            json!({"role": "assistant", "content": null})
+        );
+        assert_eq!(calls_only.text(), "");
+        let message = Message::new("critic", "Hmm").with_name("bob");
+        assert_eq!(message.role, Role::Other("critic".into()));
+        assert_eq!(message.to_json()["name"], "bob");
+        let both = Message {
+            reasoning_content: Some("a".into()),
+            reasoning: Some("b".into()),
+            ..Message::default()
+        };
+        assert_eq!(both.reasoning_text(), Some("a"));
+        let only_reasoning = Message {
+            reasoning: Some("b".into()),
+            ..Message::default()
+        };
+        assert_eq!(only_reasoning.reasoning_text(), Some("b"));
+    }
+
+    #[test]
+    fn decoding_defaults_to_assistant() {
+        let message = Message::from_json(json!({"content": "Hi", "tool_calls": null})).unwrap();
+        assert_eq!(message.role, Role::Assistant);
+        assert!(message.tool_calls.is_empty());
+        assert_eq!(
+            message.to_json(),
+            json!({"role": "assistant", "content": "Hi"})
+        );
+    }
+}
