@@ -215,6 +215,7 @@ impl Out {
     }
 }
 
+/// A choice's `finish_reason`; `""` (sent on every delta by some proxies) counts as none.
 pub(super) fn decode_finish_reason(f: &mut Fields) -> Option<String> {
     f.string("finish_reason")
         .filter(|reason| !reason.is_empty())

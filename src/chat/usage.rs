@@ -124,6 +124,8 @@ impl Usage {
     }
 }
 
+/// The `usage` of a completion or chunk: `{}` counts, `null` is absent, another type stays in
+/// `extra`.
 pub(super) fn decode_usage(f: &mut Fields) -> Option<Usage> {
     f.loose_object("usage").map(Usage::from_map)
 }
