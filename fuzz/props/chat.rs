@@ -1,5 +1,5 @@
 //! The chat-layer properties, shared by the `chat_stream` and `chat_http` fuzz targets and the
-//! stable replay test (`tests/regressions.rs` includes this file with `#[path]`).
+//! stable test suite (`tests/it/main.rs` includes this file with `#[path]`).
 //!
 //! A stream is split into SSE events with the public parser. Every `data` payload goes through
 //! the public decoders (`ChatChunk`, `ChatCompletion`, `Message`, `Usage`, `ToolCall`,

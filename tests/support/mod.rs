@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod bodies;
+pub mod fixture;
+pub mod rng;
 mod script;
 mod tls;
 

@@ -3,7 +3,7 @@
 //!
 //! - Every recorded fixture (`fixtures/sse/recorded/*.sse`) in several HTTP chunkings gives the
 //!   result in `fixtures/chat/NAME.completion.json` (format in `fixtures/README.md`, "Expected
-//!   completions"); `UPDATE_FIXTURES=1 cargo test --test stream` rewrites those files from the
+//!   completions"); `UPDATE_FIXTURES=1 cargo test --test it stream::` rewrites those files from the
 //!   whole-body run (review every change by hand: the files are the oracle).
 //! - Bytes reach the caller as they arrive: the server sends the next event only after the test
 //!   has seen the previous one, so a client that buffers fails on the support code's bounded
@@ -12,11 +12,9 @@
 //!
 //! No test sleeps to order events; the only time limits are the client timeouts under test.
 
-mod support;
+use crate::support;
 
-#[allow(dead_code)]
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -203,7 +201,7 @@ fn stem(f: &Fixture) -> &str {
 }
 
 fn chat_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/chat")
+    fixture::repo_path("fixtures/chat")
 }
 
 fn completion_path(f: &Fixture) -> PathBuf {
@@ -325,8 +323,8 @@ fn recorded_fixtures_accumulate_to_their_completion_files() {
     let mut failures = Vec::new();
 
     // A completion file must belong to a recorded stream.
-    for entry in std::fs::read_dir(chat_dir()).expect("fixtures/chat exists") {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+    for path in fixture::files_under(&chat_dir()) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let Some(stem_name) = name.strip_suffix(".completion.json") else {
             failures.push(format!(
                 "fixtures/chat/{name}: not a NAME.completion.json file"

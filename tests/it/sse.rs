@@ -7,18 +7,17 @@
 //! - A seeded differential test against the oracle on generated inputs.
 //! - Scale (a multi-megabyte line one byte at a time), the event size limit, the API contract.
 //!
-//! `UPDATE_FIXTURES=1 cargo test --test sse` rewrites the fixture `.json` files.
+//! `UPDATE_FIXTURES=1 cargo test --test it sse::` rewrites the fixture `.json` files.
 
-#[path = "support/fixture.rs"]
-mod fixture;
-#[path = "support/naive_sse.rs"]
-mod naive_sse;
+use crate::sse_props::naive_sse;
+use crate::support::fixture;
+use crate::support::rng::SplitMix64;
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
 
 use chatstream::sse::{Eof, Error, EventReader, Parser, ReadError, Status};
-use fixture::{Dispatched, Ending, Plan, SplitMix64, Transcript, check, message};
+use fixture::{Dispatched, Ending, Plan, Transcript, check, message};
 
 /// The oracle's verdict in the fixture transcript shape.
 fn oracle(bytes: &[u8]) -> Transcript {
@@ -118,6 +117,17 @@ fn fixture_corpus_is_complete() {
         count("recorded/") >= 8,
         "at least 8 recorded fixtures, found {}",
         count("recorded/")
+    );
+    assert!(
+        count("regressions/") >= 1,
+        "at least 1 regression fixture, found {}",
+        count("regressions/")
+    );
+    // Every fixture lies in one of the three directories, so the counts cover the corpus.
+    assert_eq!(
+        count("spec/") + count("recorded/") + count("regressions/"),
+        fixtures.len(),
+        "a fixture outside spec/, recorded/ and regressions/"
     );
     for f in &fixtures {
         let description = f.description.as_deref().unwrap_or("");

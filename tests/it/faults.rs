@@ -10,7 +10,7 @@
 //! stream or completion (see [`serve`]), whatever fault the test injects for the others,
 //! so "the client stays usable" is one call: [`assert_usable`].
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

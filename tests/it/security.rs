@@ -2,7 +2,7 @@
 //! (Debug, errors, the `chat` example's output), redirects are never followed, and the
 //! key is refused over plain `http://` to a host that is not loopback.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -428,14 +428,24 @@ fn loopback_and_https_need_no_opt_in() {
     assert_key_sent(&server);
 }
 
-/// Runs this test binary's `child` test in a child process with `env` added.
+/// Runs this test binary's `child` test (a function of this module) in a child process with
+/// `env` added.
 fn run_child(child: &str, env: &[(&str, &str)]) -> Output {
+    // Test names are module paths without the crate name: `security::NAME`.
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_, module)| module);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", child, "--nocapture", "--test-threads=1"])
-        .env("CHATSTREAM_SECURITY_CHILD", "1")
-        .env_remove("CHATSTREAM_ALLOW_INSECURE_HTTP")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL");
+    cmd.args([
+        "--exact",
+        &format!("{module}::{child}"),
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("CHATSTREAM_SECURITY_CHILD", "1")
+    .env_remove("CHATSTREAM_ALLOW_INSECURE_HTTP")
+    .env_remove("OPENAI_API_KEY")
+    .env_remove("OPENAI_BASE_URL");
     for (k, v) in env {
         cmd.env(k, v);
     }
