@@ -467,6 +467,58 @@ fn default_limit() {
     assert_eq!(Parser::with_max_event_size(10).max_event_size(), 10);
 }
 
+// An event of exactly `max_event_size` bytes (data buffer with its line feeds, event type and
+// last event ID) is dispatched, and one byte less of limit fails it, under every split plan and
+// through every driver: the boundary is not guarded by one plan alone.
+#[test]
+fn event_exactly_at_the_limit_under_every_split_plan() {
+    let cases: [(&[u8], Dispatched, usize); 3] = [
+        // "x\n" in the data buffer.
+        (b"data: x\n\n", message("x"), 2),
+        // "hello\nworld\n", "tick" and "42".
+        (
+            b"event: tick\nid: 42\ndata: hello\ndata: world\n\n",
+            Dispatched {
+                event: "tick".to_string(),
+                data: "hello\nworld".to_string(),
+                id: "42".to_string(),
+                retry: None,
+            },
+            18,
+        ),
+        // Multibyte text counts in bytes: "\u{e9}\u{4f60}\u{1f680}\n" is 2 + 3 + 4 + 1.
+        (
+            "data: \u{e9}\u{4f60}\u{1f680}\r\n\r\n".as_bytes(),
+            message("\u{e9}\u{4f60}\u{1f680}"),
+            10,
+        ),
+    ];
+    for (input, event, size) in cases {
+        let name = escaped(input);
+        let at_limit = Transcript {
+            events: vec![event],
+            ending: Ending::Clean,
+        };
+        fixture::check_limited(
+            &format!("{name} at limit {size}"),
+            input,
+            Some(size),
+            &at_limit,
+        );
+        let over = Transcript {
+            events: Vec::new(),
+            ending: Ending::EventTooLarge,
+        };
+        let limit = size - 1;
+        fixture::check_limited(
+            &format!("{name} at limit {limit}"),
+            input,
+            Some(limit),
+            &over,
+        );
+    }
+}
+
 #[test]
 fn event_too_large_fails_until_reset() {
     const LIMIT: usize = 1024;
