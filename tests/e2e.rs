@@ -19,13 +19,13 @@
 //! call, and without a bias every generation runs into `max_tokens`.
 
 use std::borrow::Cow;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chatstream::{
     ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, Message, ResponseFormat,
@@ -864,28 +864,126 @@ fn request_after_idle_keep_alive_timeout_still_works() {
     }
 }
 
+/// How many of the server's slots are processing a request, from its `/slots` endpoint.
+fn busy_slots() -> usize {
+    let url = base_url();
+    let origin = url.trim_end_matches('/').trim_end_matches("/v1");
+    let authority = origin.strip_prefix("http://").expect("an http:// base URL");
+    let mut connection = TcpStream::connect(authority).expect("connect for /slots");
+    connection
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let head = format!(
+        "GET /slots HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\n\
+         Connection: close\r\n\r\n",
+        api_key()
+    );
+    connection.write_all(head.as_bytes()).expect("send /slots");
+    let mut response = Vec::new();
+    connection.read_to_end(&mut response).expect("read /slots");
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "/slots: {head}");
+    // `Connection: close`, so the body is either plain or chunked; the JSON array is the part
+    // between the first `[` and the last `]` either way (chunk sizes are hex digits outside it).
+    let json =
+        &body[body.find('[').expect("a JSON array")..=body.rfind(']').expect("a JSON array")];
+    let slots: Value = serde_json::from_str(json).expect("/slots is JSON");
+    let slots = slots.as_array().expect("/slots is an array");
+    assert_eq!(slots.len(), SLOTS as usize, "{slots:?}");
+    slots
+        .iter()
+        .filter(|slot| slot["is_processing"] == true)
+        .count()
+}
+
+/// Polls `/slots` until every slot is processing; fails after `limit`.
+fn wait_for_all_slots_busy(limit: Duration) {
+    let start = Instant::now();
+    loop {
+        if busy_slots() == SLOTS as usize {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the slots were not all busy after {limit:?}"
+        );
+        // Polling the server's state (not ordering events by time): ask again shortly.
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn requests_queued_behind_busy_slots_still_work() {
-    // With all slots busy, llama-server queues a request and sends its
-    // response headers only when a slot frees up: a client read timeout
-    // shorter than that wait must not fail the request.
+    // With all slots busy, llama-server queues a request and sends its response headers only
+    // when a slot frees up. The stream idle timeout (between events) is far shorter than that
+    // wait and must not fail the request: the wait for the headers is bounded by the response
+    // timeout alone. No retries, so a timeout cannot hide behind a second attempt.
+    const IDLE: Duration = Duration::from_secs(1);
+    const LIMIT: Duration = Duration::from_secs(60);
     let busy: Vec<_> = (0..SLOTS)
         .map(|_| {
             thread::spawn(|| {
                 let long = request("Talk for a while.")
                     .logit_bias(EOS, -100.0)
-                    .max_tokens(600);
+                    .max_tokens(150);
                 chat(&client(), &long).finish_reason().map(str::to_owned)
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(200));
-    let client = client();
-    let (_, streamed) = stream(&client, &request("Hi").max_tokens(3));
+    wait_for_all_slots_busy(LIMIT);
+    let queued = Client::builder()
+        .base_url(base_url())
+        .api_key(api_key())
+        .max_retries(0)
+        .response_timeout(LIMIT)
+        .request_timeout(Some(LIMIT))
+        .stream_idle_timeout(IDLE)
+        .build()
+        .expect("client");
+    let plain = thread::spawn(move || {
+        let started = Instant::now();
+        let reply = queued.chat(&request("Hi").max_tokens(3));
+        (
+            reply.map(|c| c.finish_reason().map(str::to_owned)),
+            started.elapsed(),
+        )
+    });
+    let queued = Client::builder()
+        .base_url(base_url())
+        .api_key(api_key())
+        .max_retries(0)
+        .response_timeout(LIMIT)
+        .stream_idle_timeout(IDLE)
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let mut first_chunk = None;
+    let streamed = queued
+        .chat_stream(&request("Hi").max_tokens(3), |_| {
+            first_chunk.get_or_insert_with(|| started.elapsed());
+            ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("the queued stream failed: {e}"));
     assert_eq!(streamed.finish_reason(), Some("length"));
-    let plain = chat(&client, &request("Hi").max_tokens(3));
-    assert_eq!(plain.finish_reason(), Some("length"));
+    let waited = first_chunk.expect("chunks arrived");
+    assert!(
+        waited > IDLE,
+        "the stream was answered after {waited:?}: not queued long enough to show that the \
+         idle timeout ({IDLE:?}) does not bound the wait for the headers"
+    );
+    let (plain, took) = plain.join().expect("plain request");
+    assert_eq!(
+        plain
+            .unwrap_or_else(|e| panic!("the queued plain request failed: {e}"))
+            .as_deref(),
+        Some("length")
+    );
+    assert!(
+        took > IDLE,
+        "the plain request was answered after {took:?}: not queued"
+    );
     for handle in busy {
         assert_eq!(
             handle.join().expect("busy request").as_deref(),
