@@ -18,6 +18,7 @@ mod sse_props;
 
 mod faults;
 mod http;
+mod quirks;
 mod regressions;
 mod security;
 mod server_selftest;
