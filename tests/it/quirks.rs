@@ -64,3 +64,63 @@ fn error_bodies_in_other_shapes_show_the_servers_text() {
         }
     }
 }
+
+/// llama-cpp-python's server interrupted by a second request: `[DONE]` while the choice has
+/// no finish reason.
+const INTERRUPTED: &[u8] =
+    include_bytes!("../../fixtures/sse/recorded/llamacpp-python-interrupted.sse");
+
+// Proves: `[DONE]` before a finish reason is a success whose completion says a choice did not
+// finish; a finished stream says every choice did.
+#[test]
+fn done_before_a_finish_reason_is_a_success_that_says_so() {
+    let server = TestServer::scripted(
+        Script::new()
+            .sse(INTERRUPTED)
+            .sse(&support::bodies::stream_body(&["Once", " upon"])),
+    );
+    let client = builder(&server).build().unwrap();
+    let cut = client
+        .chat_stream(&request(), |_| ControlFlow::Continue(()))
+        .expect("[DONE] ends the stream successfully");
+    assert_eq!(cut.content(), "Once upon a");
+    assert_eq!(cut.finish_reason(), None);
+    assert!(!cut.all_choices_finished());
+    let finished = client
+        .chat_stream(&request(), |_| ControlFlow::Continue(()))
+        .unwrap();
+    assert_eq!(finished.content(), "Once upon");
+    assert!(finished.all_choices_finished());
+}
+
+// Proves: the `chat` example warns on stderr (one line) when a choice did not finish, and its
+// stdout is the reply as before; a finished stream gives no warning.
+#[test]
+fn chat_example_warns_when_a_choice_did_not_finish() {
+    let exe = crate::security::chat_example();
+    let server = TestServer::scripted(
+        Script::new()
+            .sse(INTERRUPTED)
+            .sse(&support::bodies::stream_body(&["Once", " upon"])),
+    );
+    let warning = "chat: warning: the stream ended before every choice had a finish reason";
+    for (stdout_expected, warns) in [("Once upon a\n", true), ("Once upon\n", false)] {
+        let out = std::process::Command::new(&exe)
+            .arg("hello")
+            .env("OPENAI_BASE_URL", server.base_url())
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_ORG_ID")
+            .env_remove("OPENAI_PROJECT_ID")
+            .output()
+            .expect("run the chat example");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), stdout_expected);
+        assert_eq!(stderr.contains(warning), warns, "{stderr}");
+        assert_eq!(
+            stderr.matches("warning").count(),
+            usize::from(warns),
+            "{stderr}"
+        );
+    }
+}

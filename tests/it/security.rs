@@ -584,7 +584,7 @@ fn env_opt_in_child() {
 
 /// Builds the `chat` example (same target directory and profile as this test binary)
 /// and returns its path. Cargo has released its lock by the time tests run.
-fn chat_example() -> PathBuf {
+pub(crate) fn chat_example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
