@@ -6,11 +6,14 @@
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
+use crate::chat::{
+    ChatChunk, ChatCompletion, ChatRequest, Model, ModelList, rejects_stream_options,
+};
 use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
 use crate::sse;
@@ -41,6 +44,9 @@ pub struct Client {
     transport: Arc<Transport>,
     limits: StreamLimits,
     include_usage: bool,
+    /// Set once the server refused `stream_options`; shared by every clone, which all talk
+    /// to the same base URL.
+    stream_options_refused: Arc<AtomicBool>,
     /// Headers added by [`Client::with_header`], on top of the defaults.
     extra_headers: Arc<Vec<(String, String)>>,
 }
@@ -124,8 +130,10 @@ impl Client {
     /// Return [`ControlFlow::Break`] from `on_chunk` to stop early: the
     /// connection is closed and what arrived so far is returned. Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
-    /// [`ClientBuilder::stream_usage`] turned that off. On any error after
-    /// the stream began, [`Error::partial`] holds what arrived.
+    /// [`ClientBuilder::stream_usage`] turned that off; a server that refuses
+    /// the option is asked again without it (see [`ClientBuilder::stream_usage`]).
+    /// On any error after the stream began, [`Error::partial`] holds what
+    /// arrived.
     pub fn chat_stream(
         &self,
         request: &ChatRequest,
@@ -156,8 +164,19 @@ impl Client {
     /// # let _ = completion; Ok::<(), chatstream::Error>(())
     /// ```
     pub fn chat_chunks(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let body = request.to_json_streaming(self.include_usage);
-        let response = self.send_stream("chat/completions", &body)?;
+        // Only the option this client adds is dropped on a refusal: one the caller set in
+        // `extra` is sent as given.
+        let with_options = self.include_usage
+            && !self.stream_options_refused.load(Ordering::Relaxed)
+            && !request.extra.contains_key("stream_options");
+        let body = request.to_json_streaming(with_options);
+        let response = match self.send_stream("chat/completions", &body) {
+            Err(e) if with_options && rejects_stream_options(&e) => {
+                self.stream_options_refused.store(true, Ordering::Relaxed);
+                self.send_stream("chat/completions", &request.to_json_streaming(false))?
+            }
+            sent => sent?,
+        };
         Ok(ChatStream::new(response, self.limits))
     }
 
@@ -484,7 +503,14 @@ impl ClientBuilder {
     }
 
     /// Ask for a final usage chunk on streams (`stream_options.include_usage`,
-    /// default true). Turn off for servers that reject the option.
+    /// default true).
+    ///
+    /// A server that refuses the option (a 400 or 422 whose message or
+    /// `param` names `stream_options`, as strict FastAPI servers and some
+    /// gateways answer) is asked once more without it, and the client (with
+    /// all its clones) remembers: later streams go without it straight away.
+    /// Such a stream has no usage unless the server sends it on its own.
+    /// Turning this off saves that first refused request.
     #[must_use]
     pub fn stream_usage(mut self, include: bool) -> Self {
         self.include_usage = include;
@@ -522,6 +548,7 @@ impl ClientBuilder {
             transport: Arc::new(transport),
             limits: self.limits,
             include_usage: self.include_usage,
+            stream_options_refused: Arc::new(AtomicBool::new(false)),
             extra_headers: Arc::new(Vec::new()),
         })
     }

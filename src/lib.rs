@@ -135,6 +135,12 @@
 //! Requests keep unknown fields ([`ChatRequest::extra`]) and responses keep
 //! every field they do not model, so server-specific options pass through.
 //!
+//! Streams ask for usage with `stream_options`, which some servers refuse
+//! (a 400 or 422 naming it). The client then sends the request once more
+//! without it, and remembers that for its base URL: later streams of that
+//! client and its clones go without it straight away
+//! ([`ClientBuilder::stream_usage`]).
+//!
 //! # Security
 //!
 //! TLS certificates are always verified (rustls with the Mozilla roots, or

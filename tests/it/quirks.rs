@@ -124,3 +124,105 @@ fn chat_example_warns_when_a_choice_did_not_finish() {
         );
     }
 }
+
+/// A server that refuses `stream_options` with `status` + `refusal` and streams "ok"
+/// without it.
+fn refusing_server(status: u16, refusal: &'static str) -> TestServer {
+    TestServer::start(move |req, r| {
+        if req.json().get("stream_options").is_some() {
+            r.json(status, refusal);
+        } else {
+            r.sse(&support::bodies::stream_body(&["ok"]));
+        }
+    })
+}
+
+fn stream_content(client: &Client) -> Result<String, Error> {
+    let completion = client.chat_stream(&request(), |_| ControlFlow::Continue(()))?;
+    Ok(completion.content().into_owned())
+}
+
+// Proves: a 400 or 422 naming stream_options is retried once without it, and the client (and
+// its clones) then sends streams without it straight away.
+#[test]
+fn a_refused_stream_options_is_dropped_and_remembered() {
+    let refusals = [
+        (
+            400,
+            r#"{"error":{"message":"Extra parameters ['stream_options'] are not allowed","type":"invalid_request_error"}}"#,
+        ),
+        (
+            422,
+            r#"{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted"}]}"#,
+        ),
+    ];
+    for (status, refusal) in refusals {
+        let server = refusing_server(status, refusal);
+        let client = builder(&server).build().unwrap();
+        assert_eq!(stream_content(&client).unwrap(), "ok");
+        let sent = server.requests();
+        assert_eq!(sent.len(), 2, "one refused request, one retry");
+        assert_eq!(
+            sent[0].json()["stream_options"],
+            serde_json::json!({"include_usage": true})
+        );
+        assert!(sent[1].json().get("stream_options").is_none());
+        assert_eq!(sent[0].json()["messages"], sent[1].json()["messages"]);
+
+        assert_eq!(stream_content(&client).unwrap(), "ok");
+        let clone = client.with_header("x-trace", "1");
+        assert_eq!(stream_content(&clone).unwrap(), "ok");
+        let sent = server.requests();
+        assert_eq!(sent.len(), 4, "later streams go straight without it");
+        assert!(
+            sent[2..]
+                .iter()
+                .all(|r| r.json().get("stream_options").is_none())
+        );
+
+        // Another client for the same server starts by asking again.
+        let fresh = builder(&server).build().unwrap();
+        assert_eq!(stream_content(&fresh).unwrap(), "ok");
+        assert_eq!(server.request_count(), 6);
+    }
+}
+
+// Proves: an error that does not name stream_options, or an option the caller set, is not
+// retried; nor is a refusal when usage was not asked for.
+#[test]
+fn other_refusals_are_not_retried_without_stream_options() {
+    let server = refusing_server(
+        400,
+        r#"{"error":{"message":"Invalid value for 'temperature'","param":"temperature"}}"#,
+    );
+    let client = builder(&server).build().unwrap();
+    let err = stream_content(&client).expect_err("not about stream_options");
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(server.request_count(), 1);
+
+    let server = refusing_server(
+        400,
+        r#"{"error":{"message":"Extra parameters ['stream_options'] are not allowed"}}"#,
+    );
+    let client = builder(&server).build().unwrap();
+    let mut own = request();
+    own.extra.insert(
+        "stream_options".to_owned(),
+        serde_json::json!({"include_usage": false}),
+    );
+    let err = client
+        .chat_stream(&own, |_| ControlFlow::Continue(()))
+        .expect_err("the caller's own option is sent as given");
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(server.request_count(), 1);
+    assert_eq!(
+        stream_content(&client).unwrap(),
+        "ok",
+        "the client's own option"
+    );
+    assert_eq!(server.request_count(), 3);
+
+    let no_usage = builder(&server).stream_usage(false).build().unwrap();
+    assert_eq!(stream_content(&no_usage).unwrap(), "ok");
+    assert_eq!(server.request_count(), 4, "no option, no refusal");
+}
