@@ -47,6 +47,7 @@ pub struct Client {
     /// Set once the server refused `stream_options`; shared by every clone, which all talk
     /// to the same base URL.
     stream_options_refused: Arc<AtomicBool>,
+    split_think_tags: bool,
     /// Headers added by [`Client::with_header`], on top of the defaults.
     extra_headers: Arc<Vec<(String, String)>>,
 }
@@ -177,7 +178,12 @@ impl Client {
             }
             sent => sent?,
         };
-        Ok(ChatStream::new(response, self.limits))
+        let stream = ChatStream::new(response, self.limits);
+        Ok(if self.split_think_tags {
+            stream.split_think_tags()
+        } else {
+            stream
+        })
     }
 
     /// `GET /models`: the models the server offers.
@@ -287,6 +293,7 @@ pub struct ClientBuilder {
     settings: Settings,
     limits: StreamLimits,
     include_usage: bool,
+    split_think_tags: bool,
     base_url_from_default: bool,
 }
 
@@ -331,6 +338,7 @@ impl Default for ClientBuilder {
                 max_event_size: sse::Parser::DEFAULT_MAX_EVENT_SIZE,
             },
             include_usage: true,
+            split_think_tags: false,
             base_url_from_default: true,
         }
     }
@@ -517,6 +525,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Moves `<think>…</think>` from the content of streamed chunks into their
+    /// `reasoning_content` as they arrive (default off), for reasoning models
+    /// served without a reasoning parser; see [`ThinkSplitter`](crate::ThinkSplitter).
+    /// The chunks a stream hands out and its accumulated completion both
+    /// have the reasoning apart. Plain (non-streamed) calls are not changed.
+    #[must_use]
+    pub fn split_think_tags(mut self, split: bool) -> Self {
+        self.split_think_tags = split;
+        self
+    }
+
     /// Pooled connections idle longer than this are not reused (default
     /// 4 s, below the 5 s keep-alive of common servers).
     #[must_use]
@@ -549,6 +568,7 @@ impl ClientBuilder {
             limits: self.limits,
             include_usage: self.include_usage,
             stream_options_refused: Arc::new(AtomicBool::new(false)),
+            split_think_tags: self.split_think_tags,
             extra_headers: Arc::new(Vec::new()),
         })
     }

@@ -141,6 +141,11 @@
 //! client and its clones go without it straight away
 //! ([`ClientBuilder::stream_usage`]).
 //!
+//! Reasoning models served without a reasoning parser write their reasoning
+//! into the content between `<think>` and `</think>`;
+//! [`ClientBuilder::split_think_tags`] (or a [`ThinkSplitter`] on chunks from
+//! anywhere) moves it to `reasoning_content` as the stream arrives.
+//!
 //! # Security
 //!
 //! TLS certificates are always verified (rustls with the Mozilla roots, or
@@ -180,8 +185,8 @@ pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice,
     CompletionTokensDetails, Content, ContentPart, Delta, FileRef, FunctionCall, FunctionCallDelta,
     FunctionDef, ImageUrl, InputAudio, Logprobs, Message, Model, ModelList, PromptTokensDetails,
-    ResponseFormat, Role, Stop, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice,
-    TopLogprob, Usage,
+    ResponseFormat, Role, Stop, ThinkSplitter, TokenLogprob, Tool, ToolCall, ToolCallDelta,
+    ToolChoice, TopLogprob, Usage,
 };
 pub use crate::client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use crate::error::{ApiError, Error, ErrorKind, Timeout};

@@ -226,3 +226,71 @@ fn other_refusals_are_not_retried_without_stream_options() {
     assert_eq!(stream_content(&no_usage).unwrap(), "ok");
     assert_eq!(server.request_count(), 4, "no option, no refusal");
 }
+
+/// A stream whose content pieces are `pieces`, then `[DONE]`, with a finish reason on the
+/// last piece when `finish` is set.
+fn content_stream(pieces: &[&str], finish: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (n, piece) in pieces.iter().enumerate() {
+        let mut choice = serde_json::json!({"index": 0, "delta": {"content": piece}});
+        if finish && n == pieces.len() - 1 {
+            choice["finish_reason"] = "stop".into();
+        }
+        let chunk =
+            serde_json::json!({"id": "c", "object": "chat.completion.chunk", "choices": [choice]});
+        body.extend(support::bodies::event(&chunk.to_string()));
+    }
+    body.extend(support::bodies::event("[DONE]"));
+    body
+}
+
+// Proves: with split_think_tags, tags split across chunks leave the content; the chunks
+// handed out and the completion agree; off by default; a stream ending on a held-back
+// piece hands it on.
+#[test]
+fn think_tags_are_split_off_when_asked() {
+    let pieces = ["<thi", "nk>Two plus", " two.</th", "ink>\n4", " <", "b>"];
+    let server = TestServer::scripted(
+        Script::new()
+            .sse(&content_stream(&pieces, true))
+            .sse(&content_stream(&pieces, true))
+            .sse(&content_stream(&["<think>hm</think>ok <thi"], false)),
+    );
+    let split = builder(&server).split_think_tags(true).build().unwrap();
+    let (mut content, mut reasoning) = (String::new(), String::new());
+    let completion = split
+        .chat_stream(&request(), |chunk| {
+            let delta = &chunk.choices[0].delta;
+            content.push_str(delta.content.as_deref().unwrap_or_default());
+            reasoning.push_str(delta.reasoning_content.as_deref().unwrap_or_default());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(
+        (content.as_str(), reasoning.as_str()),
+        ("\n4 <b>", "Two plus two.")
+    );
+    assert_eq!(completion.content(), "\n4 <b>");
+    let message = completion.message().unwrap();
+    assert_eq!(message.reasoning_content.as_deref(), Some("Two plus two."));
+
+    let plain = builder(&server).build().unwrap();
+    let completion = plain
+        .chat_stream(&request(), |_| ControlFlow::Continue(()))
+        .unwrap();
+    assert_eq!(completion.content(), pieces.concat(), "off by default");
+    assert_eq!(completion.message().unwrap().reasoning_content, None);
+
+    let mut stream = split.chat_chunks(&request()).unwrap();
+    let seen: Vec<String> = stream
+        .by_ref()
+        .map(|chunk| chunk.unwrap().content().to_owned())
+        .collect();
+    assert_eq!(seen, ["ok ", "<thi"], "the held-back piece comes last");
+    let completion = stream.into_completion();
+    assert_eq!(completion.content(), "ok <thi");
+    assert_eq!(
+        completion.message().unwrap().reasoning_content.as_deref(),
+        Some("hm")
+    );
+}
