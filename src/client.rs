@@ -328,6 +328,8 @@ impl Default for ClientBuilder {
                 max_backoff: Duration::from_secs(8),
                 proxy: ProxySetting::FromEnv,
                 root_certificates_pem: None,
+                added_root_certificates_pem: Vec::new(),
+                client_certificate_pem: None,
                 allow_insecure_http: false,
                 pool_idle_timeout: Duration::from_secs(4),
                 max_response_size: 64 * 1024 * 1024,
