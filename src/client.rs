@@ -494,12 +494,58 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts exactly the root certificates in this PEM text instead of the
-    /// bundled Mozilla roots: for a corporate TLS proxy or a self-hosted
-    /// server with its own CA. Certificate verification is never turned off.
+    /// Trusts exactly the root certificates in this PEM text (and those given
+    /// to [`add_root_certificates_pem`](Self::add_root_certificates_pem)):
+    /// not the bundled Mozilla roots, nor `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+    /// For a client that must talk to one private CA's servers only. To
+    /// trust a corporate TLS proxy or a self-hosted server's CA *as well as*
+    /// the public ones, use [`add_root_certificates_pem`](Self::add_root_certificates_pem).
+    /// Certificate verification is never turned off.
     #[must_use]
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.settings.root_certificates_pem = Some(pem.into());
+        self
+    }
+
+    /// Trusts the root certificates in this PEM text in addition to the
+    /// others: a corporate TLS proxy's CA, a self-hosted server's CA. May be
+    /// called several times.
+    ///
+    /// By default the client trusts the bundled Mozilla roots plus every
+    /// certificate in the PEM file named by `SSL_CERT_FILE` and in the files
+    /// of the directories named by `SSL_CERT_DIR` (separated like `PATH`),
+    /// as OpenSSL-based tools do; a path there that cannot be read fails
+    /// [`build`](Self::build). The operating system's own trust store is not
+    /// read: point `SSL_CERT_FILE` at its bundle (e.g.
+    /// `/etc/ssl/certs/ca-certificates.crt`) to trust it.
+    ///
+    /// ```no_run
+    /// let company_ca = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let client = chatstream::Client::builder()
+    ///     .base_url("https://llm.internal.example/v1")
+    ///     .add_root_certificates_pem(company_ca)
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.settings.added_root_certificates_pem.push(pem.into());
+        self
+    }
+
+    /// Presents this client certificate when the server asks for one
+    /// (mutual TLS, as some gateways require): `chain` is the PEM of the
+    /// certificate, then any intermediates; `key` the PEM of its private key
+    /// (PKCS#8, PKCS#1 or SEC1). Both may be the same text. A key that is not
+    /// the certificate's fails [`build`](Self::build) with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config).
+    #[must_use]
+    pub fn client_certificate_pem(
+        mut self,
+        chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.settings.client_certificate_pem = Some((chain.into(), key.into()));
         self
     }
 
@@ -573,6 +619,14 @@ impl ClientBuilder {
             split_think_tags: self.split_think_tags,
             extra_headers: Arc::new(Vec::new()),
         })
+    }
+}
+
+#[cfg(test)]
+impl ClientBuilder {
+    /// The settings this builder would give the transport.
+    pub(crate) fn settings_for_tests(self) -> Settings {
+        self.settings
     }
 }
 

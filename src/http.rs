@@ -896,10 +896,11 @@ fn insecure_http_error(what: &str, host: &str) -> Error {
 fn connector(s: &Settings) -> Result<impl Connector<Out = Box<dyn UreqTransport>>, Error> {
     use ureq::unversioned::transport::{ConnectProxyConnector, TcpConnector};
     let tls = tls::TlsConnector::new(tls::client_config(s)?);
-    Ok(()
-        .chain(ConnectProxyConnector::default())
-        .chain(TcpConnector::default())
-        .chain(tls))
+    Ok(
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(tls),
+    )
 }
 
 /// Without TLS, ureq's connections (plain TCP, or a `CONNECT` proxy); TLS settings are

@@ -148,8 +148,14 @@
 //!
 //! # Security
 //!
-//! TLS certificates are always verified (rustls with the Mozilla roots, or
-//! your own via [`ClientBuilder::root_certificates_pem`]). Redirects are
+//! TLS certificates are always verified (rustls). Trusted by default: the
+//! bundled Mozilla roots, plus the certificates of the PEM file named by
+//! `SSL_CERT_FILE` and of the files in the directories named by
+//! `SSL_CERT_DIR`, plus your own from
+//! [`ClientBuilder::add_root_certificates_pem`];
+//! [`ClientBuilder::root_certificates_pem`] trusts exactly the roots you give
+//! instead. [`ClientBuilder::client_certificate_pem`] presents a client
+//! certificate to gateways that require mutual TLS. Redirects are
 //! never followed, so credentials never reach another host. The API key
 //! never appears in `Debug` output or error messages, and is refused over
 //! plain `http://` to a host that is not loopback unless you opt in

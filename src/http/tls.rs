@@ -31,17 +31,7 @@ const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 /// The rustls configuration for `settings`; every error is [`ErrorKind::Config`]
 /// (crate::ErrorKind::Config).
 pub(super) fn client_config(settings: &Settings) -> Result<Arc<ClientConfig>, Error> {
-    let mut roots = RootCertStore::empty();
-    match &settings.root_certificates_pem {
-        Some(pem) => add_roots(&mut roots, pem, "the root certificate PEM")?,
-        None => {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            add_env_roots(&mut roots, |name| std::env::var_os(name))?;
-        }
-    }
-    for pem in &settings.added_root_certificates_pem {
-        add_roots(&mut roots, pem, "an added root certificate PEM")?;
-    }
+    let roots = trust_roots(settings, |name| std::env::var_os(name))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
@@ -62,6 +52,27 @@ pub(super) fn client_config(settings: &Settings) -> Result<Arc<ClientConfig>, Er
     Ok(Arc::new(config))
 }
 
+/// The roots `settings` trust, with the environment read through `var`: exactly the given
+/// ones, or the bundled Mozilla roots plus `SSL_CERT_FILE` / `SSL_CERT_DIR`; then the added
+/// ones.
+fn trust_roots(
+    settings: &Settings,
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    match &settings.root_certificates_pem {
+        Some(pem) => add_roots(&mut roots, pem, "the root certificate PEM")?,
+        None => {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            add_env_roots(&mut roots, var)?;
+        }
+    }
+    for pem in &settings.added_root_certificates_pem {
+        add_roots(&mut roots, pem, "an added root certificate PEM")?;
+    }
+    Ok(roots)
+}
+
 /// The certificates of `pem`; an error naming `what` when it holds none.
 fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem)
@@ -77,7 +88,8 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, 
 fn add_roots(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), Error> {
     for cert in certificates(pem, what)? {
         roots.add(cert).map_err(|e| {
-            Error::config(format!("{what} holds a certificate that cannot be a root")).with_source(e)
+            Error::config(format!("{what} holds a certificate that cannot be a root"))
+                .with_source(e)
         })?;
     }
     Ok(())
@@ -120,7 +132,11 @@ fn add_env_file(roots: &mut RootCertStore, path: &Path, var: &str) -> Result<(),
 }
 
 fn env_error(var: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::config(format!("{var} names `{}`, which cannot be read", path.display())).with_source(e)
+    Error::config(format!(
+        "{var} names `{}`, which cannot be read",
+        path.display()
+    ))
+    .with_source(e)
 }
 
 fn client_certificate_error(e: &rustls::Error) -> Error {
@@ -230,6 +246,53 @@ impl Transport for TlsTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn test_certs(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/support/certs")
+            .join(name)
+    }
+
+    fn settings() -> Settings {
+        crate::Client::builder().settings_for_tests()
+    }
+
+    #[test]
+    fn roots_are_added_to_the_bundled_ones_or_replace_them() {
+        let bundled = webpki_roots::TLS_SERVER_ROOTS.len();
+        let pem = |name: &str| std::fs::read(test_certs(name)).unwrap();
+        let no_env = |_: &str| None;
+        assert_eq!(trust_roots(&settings(), no_env).unwrap().len(), bundled);
+
+        let mut added = settings();
+        added.added_root_certificates_pem = vec![pem("localhost-root.pem"), pem("client-root.pem")];
+        assert_eq!(trust_roots(&added, no_env).unwrap().len(), bundled + 2);
+
+        // SSL_CERT_FILE and SSL_CERT_DIR add theirs; a directory's files without a
+        // certificate (the README) add nothing.
+        let file = test_certs("localhost-root.pem").into_os_string();
+        let dir = test_certs("").into_os_string();
+        let env = |name: &str| match name {
+            SSL_CERT_FILE => Some(file.clone()),
+            SSL_CERT_DIR => Some(dir.clone()),
+            _ => None,
+        };
+        let certs_in_dir: usize = std::fs::read_dir(test_certs(""))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .map(|text| text.matches("-----BEGIN CERTIFICATE-----").count())
+            .sum();
+        assert_eq!(certs_in_dir, 10, "five sets of root and leaf");
+        assert_eq!(
+            trust_roots(&added, env).unwrap().len(),
+            bundled + 2 + 1 + certs_in_dir
+        );
+
+        // Exactly these roots: no bundled ones, no environment, but the added ones.
+        let mut exact = added.clone();
+        exact.root_certificates_pem = Some(pem("localhost-other-root.pem"));
+        assert_eq!(trust_roots(&exact, env).unwrap().len(), 3);
+    }
 
     #[test]
     fn env_roots_unreadable_paths_name_the_variable() {
