@@ -264,12 +264,11 @@ fn missing_or_untrusted_client_certificate_is_refused() {
     for client in clients {
         let client = client.max_retries(0).build().unwrap();
         let err = stream(&client).expect_err("the server refuses the handshake");
-        eprintln!("MTLS-ERR {:?} {err}", err.kind());
+        // In TLS 1.3 the server judges the client's certificate after the client has
+        // finished its side of the handshake: the client sees the server's alert (Tls) or,
+        // when its request is written after the server closed, a broken connection (Connect).
         assert!(
-            matches!(
-                err.kind(),
-                ErrorKind::Tls | ErrorKind::Connect | ErrorKind::Truncated
-            ),
+            matches!(err.kind(), ErrorKind::Tls | ErrorKind::Connect),
             "{err} / {err:?}"
         );
         assert!(
