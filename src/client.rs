@@ -622,9 +622,9 @@ impl ClientBuilder {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tls"))]
 impl ClientBuilder {
-    /// The settings this builder would give the transport.
+    /// The settings this builder would give the transport (for the TLS unit tests).
     pub(crate) fn settings_for_tests(self) -> Settings {
         self.settings
     }
