@@ -68,18 +68,18 @@ use crate::Error;
 /// A decode failure before it becomes an [`Error`]: the message and the offending JSON text.
 ///
 /// Kept separate so that `from_json_str` can attach the whole input text instead.
-struct Bad {
-    message: String,
-    raw: String,
+pub(crate) struct Bad {
+    pub(crate) message: String,
+    pub(crate) raw: String,
 }
 
 impl Bad {
-    fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         Error::decode(self.message, Some(self.raw))
     }
 }
 
-type Res<T> = Result<T, Bad>;
+pub(crate) type Res<T> = Result<T, Bad>;
 
 fn type_name(value: &Value) -> &'static str {
     match value {
@@ -92,14 +92,14 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn not_an_object(what: &str, value: &Value) -> Bad {
+pub(crate) fn not_an_object(what: &str, value: &Value) -> Bad {
     Bad {
         message: format!("{what}: expected a JSON object, found {}", type_name(value)),
         raw: value.to_string(),
     }
 }
 
-fn wrong_type(what: &str, key: &str, expected: &str, found: &Value) -> Bad {
+pub(crate) fn wrong_type(what: &str, key: &str, expected: &str, found: &Value) -> Bad {
     Bad {
         message: format!(
             "{what}: `{key}` must be {expected}, found {}",
@@ -117,14 +117,18 @@ fn object_of(value: Value, what: &str) -> Res<Map<String, Value>> {
 }
 
 /// Parses text as JSON and decodes it; any failure carries the whole text as its raw value.
-fn decode_str<T>(text: &str, what: &str, decode: impl FnOnce(Value) -> Res<T>) -> Result<T, Error> {
+pub(crate) fn decode_str<T>(
+    text: &str,
+    what: &str,
+    decode: impl FnOnce(Value) -> Res<T>,
+) -> Result<T, Error> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| Error::decode(format!("{what}: invalid JSON: {e}"), Some(text.to_owned())))?;
     decode(value).map_err(|bad| Error::decode(bad.message, Some(text.to_owned())))
 }
 
 /// A non-negative integer, also when written as an integral float (`3.0`, `1e12`).
-fn as_u64(value: &Value) -> Option<u64> {
+pub(crate) fn as_u64(value: &Value) -> Option<u64> {
     if let Some(n) = value.as_u64() {
         return Some(n);
     }
@@ -135,7 +139,7 @@ fn as_u64(value: &Value) -> Option<u64> {
 
 /// A JSON number for `f`: integral values are written as integers (`100`, not `100.0`),
 /// because some servers validate integer-typed parameters strictly.
-fn number(f: f64) -> Value {
+pub(crate) fn number(f: f64) -> Value {
     if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
         Value::from(f as i64)
     } else {
@@ -144,26 +148,26 @@ fn number(f: f64) -> Value {
 }
 
 /// Takes known fields out of a JSON object; whatever is left becomes `extra`.
-struct Fields {
+pub(crate) struct Fields {
     map: Map<String, Value>,
     what: &'static str,
 }
 
 impl Fields {
-    fn new(value: Value, what: &'static str) -> Res<Fields> {
+    pub(crate) fn new(value: Value, what: &'static str) -> Res<Fields> {
         Ok(Fields {
             map: object_of(value, what)?,
             what,
         })
     }
 
-    fn of(map: Map<String, Value>, what: &'static str) -> Fields {
+    pub(crate) fn of(map: Map<String, Value>, what: &'static str) -> Fields {
         Fields { map, what }
     }
 
     /// Removes and returns `key` if `accept` likes its value. A `null` is removed and treated
     /// as absent; any other value is left in place so that it ends up in `extra`.
-    fn take_if(&mut self, key: &str, accept: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub(crate) fn take_if(&mut self, key: &str, accept: impl Fn(&Value) -> bool) -> Option<Value> {
         let value = self.map.get(key)?;
         if value.is_null() {
             self.map.remove(key);
@@ -175,23 +179,23 @@ impl Fields {
         }
     }
 
-    fn string(&mut self, key: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, key: &str) -> Option<String> {
         match self.take_if(key, Value::is_string)? {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    fn u64(&mut self, key: &str) -> Option<u64> {
+    pub(crate) fn u64(&mut self, key: &str) -> Option<u64> {
         as_u64(&self.take_if(key, |v| as_u64(v).is_some())?)
     }
 
-    fn f64(&mut self, key: &str) -> Option<f64> {
+    pub(crate) fn f64(&mut self, key: &str) -> Option<f64> {
         self.take_if(key, Value::is_number)?.as_f64()
     }
 
     /// An optional object whose wrong type can be ignored (it stays in `extra`).
-    fn loose_object(&mut self, key: &str) -> Option<Map<String, Value>> {
+    pub(crate) fn loose_object(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.take_if(key, Value::is_object)? {
             Value::Object(map) => Some(map),
             _ => None,
@@ -199,7 +203,7 @@ impl Fields {
     }
 
     /// An object that carries model output: a wrong type is an error.
-    fn object(&mut self, key: &str) -> Res<Option<Map<String, Value>>> {
+    pub(crate) fn object(&mut self, key: &str) -> Res<Option<Map<String, Value>>> {
         match self.map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(map)) => Ok(Some(map)),
@@ -208,7 +212,7 @@ impl Fields {
     }
 
     /// An array that carries model output: a wrong type is an error.
-    fn array(&mut self, key: &str) -> Res<Option<Vec<Value>>> {
+    pub(crate) fn array(&mut self, key: &str) -> Res<Option<Vec<Value>>> {
         match self.map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
@@ -236,38 +240,43 @@ impl Fields {
         )
     }
 
-    fn rest(self) -> Map<String, Value> {
+    pub(crate) fn rest(self) -> Map<String, Value> {
         self.map
     }
 }
 
 /// Builds a JSON object field by field; `finish` merges `extra` last.
 #[derive(Default)]
-struct Out(Map<String, Value>);
+pub(crate) struct Out(Map<String, Value>);
 
 impl Out {
-    fn set(&mut self, key: &str, value: impl Into<Value>) {
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
         self.0.insert(key.to_owned(), value.into());
     }
 
-    fn opt(&mut self, key: &str, value: Option<impl Into<Value>>) {
+    pub(crate) fn opt(&mut self, key: &str, value: Option<impl Into<Value>>) {
         if let Some(value) = value {
             self.set(key, value);
         }
     }
 
-    fn opt_number(&mut self, key: &str, value: Option<f64>) {
+    pub(crate) fn opt_number(&mut self, key: &str, value: Option<f64>) {
         if let Some(value) = value {
             self.set(key, number(value));
         }
     }
 
-    fn finish(mut self, extra: &Map<String, Value>) -> Value {
+    pub(crate) fn finish(mut self, extra: &Map<String, Value>) -> Value {
         for (key, value) in extra {
             self.0.insert(key.clone(), value.clone());
         }
         Value::Object(self.0)
     }
+}
+
+/// The decoding helpers, shared with the Responses types.
+pub(crate) mod json {
+    pub(crate) use super::{Bad, Fields, Out, Res, decode_str, not_an_object};
 }
 
 // ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::chat::ChatCompletion;
+use crate::responses::Response;
 
 /// What went wrong, coarsely; see [`Error::kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,6 +135,48 @@ pub struct ApiError {
     pub in_stream: bool,
 }
 
+impl ApiError {
+    /// Builds an API error from an error body or stream event data, JSON or not.
+    pub(crate) fn from_body(
+        status: u16,
+        body: &str,
+        request_id: Option<&str>,
+        in_stream: bool,
+    ) -> ApiError {
+        let fields = crate::chat::parse_error_body(body).or_else(|| {
+            in_stream
+                .then(|| crate::chat::parse_flat_error(body))
+                .flatten()
+        });
+        let message = match fields.as_ref().and_then(|f| f.message.clone()) {
+            Some(m) => m,
+            None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
+            None => {
+                let first = body.trim().lines().next().unwrap_or("").trim();
+                let mut summary: String = first.chars().take(200).collect();
+                if summary.len() < first.len() {
+                    summary.push('…');
+                }
+                summary
+            }
+        };
+        let (error_type, code, param) = match fields {
+            Some(f) => (f.kind, f.code, f.param),
+            None => (None, None, None),
+        };
+        ApiError {
+            status,
+            message,
+            error_type,
+            code,
+            param,
+            request_id: request_id.map(str::to_string),
+            body: body.to_string(),
+            in_stream,
+        }
+    }
+}
+
 /// The error type of every fallible call in this crate.
 ///
 /// It is one pointer wide (the details are boxed), so `Result<T, Error>`
@@ -162,6 +205,8 @@ struct Inner {
     /// The server's `x-should-retry` header, which overrides every other rule.
     should_retry: Option<bool>,
     partial: Option<ChatCompletion>,
+    /// The partial of a Responses stream (boxed: errors stay small on the happy path).
+    partial_response: Option<Box<Response>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -178,6 +223,7 @@ impl Error {
                 retry_after: None,
                 should_retry: None,
                 partial: None,
+                partial_response: None,
                 source: None,
             }),
         }
@@ -242,6 +288,32 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_partial_response(mut self, partial: Response) -> Self {
+        self.inner.partial_response = Some(Box::new(partial));
+        self
+    }
+
+    /// A copy of an error without its source, for a decoder that reports one failure to every
+    /// later call. The decoders' errors have no source, so nothing is lost for them.
+    pub(crate) fn duplicate(&self) -> Error {
+        let inner = &*self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: inner.kind,
+                message: inner.message.clone(),
+                timeout: inner.timeout,
+                api: inner.api.clone(),
+                location: inner.location.clone(),
+                raw: inner.raw.clone(),
+                retry_after: inner.retry_after,
+                should_retry: inner.should_retry,
+                partial: inner.partial.clone(),
+                partial_response: inner.partial_response.clone(),
+                source: None,
+            }),
+        }
+    }
+
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
     }
@@ -295,6 +367,19 @@ impl Error {
     /// Takes the partial completion out of the error; see [`Error::partial`].
     pub fn into_partial(self) -> Option<ChatCompletion> {
         self.inner.partial
+    }
+
+    /// Everything a Responses stream had delivered before it failed, as a
+    /// [`Response`]: the `response.failed` event's response, or the response
+    /// rebuilt from the events that arrived. `None` for chat streams and for
+    /// errors that happened before the stream began.
+    pub fn partial_response(&self) -> Option<&Response> {
+        self.inner.partial_response.as_deref()
+    }
+
+    /// Takes the partial response out of the error; see [`Error::partial_response`].
+    pub fn into_partial_response(self) -> Option<Response> {
+        self.inner.partial_response.map(|r| *r)
     }
 
     /// True for [`ErrorKind::Timeout`].
@@ -362,6 +447,9 @@ impl fmt::Debug for Error {
         }
         if let Some(p) = &inner.partial {
             d.field("partial_content", &p.content());
+        }
+        if let Some(p) = &inner.partial_response {
+            d.field("partial_output_text", &p.output_text());
         }
         if let Some(s) = &inner.source {
             d.field("source", s);

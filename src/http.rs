@@ -486,37 +486,7 @@ pub(crate) fn api_error_from_body(
     info: &ResponseInfo,
     in_stream: bool,
 ) -> ApiError {
-    let fields = crate::chat::parse_error_body(body).or_else(|| {
-        in_stream
-            .then(|| crate::chat::parse_flat_error(body))
-            .flatten()
-    });
-    let message = match fields.as_ref().and_then(|f| f.message.clone()) {
-        Some(m) => m,
-        None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
-        None => {
-            let first = body.trim().lines().next().unwrap_or("").trim();
-            let mut summary: String = first.chars().take(200).collect();
-            if summary.len() < first.len() {
-                summary.push('…');
-            }
-            summary
-        }
-    };
-    let (error_type, code, param) = match fields {
-        Some(f) => (f.kind, f.code, f.param),
-        None => (None, None, None),
-    };
-    ApiError {
-        status,
-        message,
-        error_type,
-        code,
-        param,
-        request_id: info.request_id().map(str::to_string),
-        body: body.to_string(),
-        in_stream,
-    }
+    ApiError::from_body(status, body, info.request_id(), in_stream)
 }
 
 /// A streaming response body whose reads stop at a deadline.

@@ -161,6 +161,7 @@
 #![warn(unreachable_pub)]
 
 pub mod chat;
+pub mod responses;
 pub mod sse;
 
 mod client;
@@ -172,6 +173,9 @@ pub use chat::*;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorKind, Timeout};
 pub use http::ResponseInfo;
+pub use responses::{
+    Response, ResponseAccumulator, ResponseEvent, ResponseRequest, ResponseStream, ResponsesDecoder,
+};
 pub use stream::{Accumulator, ChatStream};
 
 #[cfg(doctest)]
