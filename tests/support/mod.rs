@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod bodies;
+pub mod example;
 mod script;
 mod tls;
 
