@@ -279,8 +279,8 @@ impl Client {
     }
 
     /// Escape hatch: `POST` any JSON to any path and receive the raw
-    /// Server-Sent Events, for endpoints this crate does not model (the
-    /// Responses API, legacy completions). `on_event` sees every event,
+    /// Server-Sent Events, for endpoints this crate does not model (legacy
+    /// completions, anything new). `on_event` sees every event,
     /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
     /// an event is [`ErrorKind::Truncated`], except a final `data: [DONE]`
