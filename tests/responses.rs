@@ -424,7 +424,10 @@ fn fixtures_over_loopback_give_their_responses() {
                 ControlFlow::Continue(())
             });
             if let Ok(response) = &result {
-                assert_eq!(response.info.as_ref().map(|i| i.status()), Some(200));
+                assert_eq!(
+                    response.info.as_ref().map(chatstream::ResponseInfo::status),
+                    Some(200)
+                );
             }
             check_run(
                 &case,

@@ -269,10 +269,12 @@ impl ResponseAccumulator {
         let OutputItem::Message(message) = &mut state.item else {
             return None;
         };
-        let matches = |part: &OutputContent| match (kind, part) {
-            (PartText::Output, OutputContent::Text(_))
-            | (PartText::Refusal, OutputContent::Refusal(_)) => true,
-            _ => false,
+        let matches = |part: &OutputContent| {
+            matches!(
+                (kind, part),
+                (PartText::Output, OutputContent::Text(_))
+                    | (PartText::Refusal, OutputContent::Refusal(_))
+            )
         };
         let position = part_position(&state.part_indexes, index, message.content.len())
             .filter(|&p| matches(&message.content[p]));
