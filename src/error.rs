@@ -45,7 +45,8 @@ pub enum ErrorKind {
     /// [`Error::raw`] has the offending text.
     Decode,
     /// The stream ended (closed or reset) before it was complete: before
-    /// `data: [DONE]` and before every choice had a finish reason; or the
+    /// `data: [DONE]` and before every choice had a finish reason (a chat
+    /// stream), or before its terminal event (a Responses stream); or the
     /// connection ended inside a plain response's body (after its headers).
     Truncated,
     /// One stream event was larger than the configured limit.

@@ -344,3 +344,93 @@ impl ResponseAccumulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn accumulate(events: &[serde_json::Value]) -> Response {
+        let mut acc = ResponseAccumulator::new();
+        for event in events {
+            acc.push(&ResponseEvent::from_json(event.clone()).expect("test event decodes"));
+        }
+        acc.response()
+    }
+
+    #[test]
+    fn deltas_without_announcements_create_their_items_and_parts() {
+        let response = accumulate(&[
+            json!({"type": "response.output_text.delta", "item_id": "m", "delta": "a"}),
+            json!({"type": "response.function_call_arguments.delta", "item_id": "f", "delta": "{"}),
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": "r", "summary_index": 3, "delta": "s"}),
+            json!({"type": "response.output_text.delta", "item_id": "m", "delta": "b"}),
+            json!({"type": "response.function_call_arguments.delta", "item_id": "f", "delta": "}"}),
+        ]);
+        assert_eq!(response.output_text(), "ab");
+        assert_eq!(response.function_calls().next().unwrap().arguments, "{}");
+        assert_eq!(response.reasoning_summary(), "s");
+        let ids: Vec<&str> = response.output.iter().map(OutputItem::id).collect();
+        assert_eq!(ids, ["m", "f", "r"]);
+        assert_eq!(response.status, None, "no snapshot, no status");
+    }
+
+    #[test]
+    fn parts_are_found_by_index_and_kind() {
+        let response = accumulate(&[
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "id": "m", "content": []}}),
+            // A huge index costs one entry.
+            json!({"type": "response.output_text.delta", "item_id": "m", "content_index": u64::MAX, "delta": "x"}),
+            json!({"type": "response.output_text.delta", "item_id": "m", "content_index": 0, "delta": "a"}),
+            json!({"type": "response.refusal.delta", "item_id": "m", "content_index": 0, "delta": "no"}),
+            json!({"type": "response.output_text.delta", "item_id": "m", "content_index": u64::MAX, "delta": "y"}),
+            json!({"type": "response.output_text.done", "item_id": "m", "content_index": 0, "text": "A"}),
+        ]);
+        let OutputItem::Message(message) = &response.output[0] else {
+            panic!("{response:?}")
+        };
+        let parts: Vec<serde_json::Value> =
+            message.content.iter().map(OutputContent::to_json).collect();
+        assert_eq!(
+            parts,
+            [
+                json!({"type": "output_text", "text": "xy"}),
+                json!({"type": "output_text", "text": "A"}),
+                json!({"type": "refusal", "refusal": "no"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn items_without_ids_are_found_by_output_index() {
+        let response = accumulate(&[
+            json!({"type": "response.output_item.added", "output_index": 1, "item": {"type": "function_call", "name": "f", "arguments": ""}}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 1, "delta": "{}"}),
+            // Another item's id at the same index does not take it over.
+            json!({"type": "response.function_call_arguments.delta", "item_id": "other", "output_index": 7, "delta": "[]"}),
+            // A delta for a message id that is a function call changes nothing.
+            json!({"type": "response.output_item.added", "output_index": 2, "item": {"type": "function_call", "id": "g", "name": "g", "arguments": ""}}),
+            json!({"type": "response.output_text.delta", "item_id": "g", "delta": "text"}),
+        ]);
+        let calls: Vec<(&str, &str)> = response
+            .function_calls()
+            .map(|c| (c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(calls, [("f", "{}"), ("", "[]"), ("g", "")]);
+        assert_eq!(response.output_text(), "");
+    }
+
+    #[test]
+    fn the_terminal_response_wins_unless_its_output_is_empty() {
+        let added = json!({"type": "response.output_item.added", "item": {"type": "message", "id": "m", "content": [{"type": "output_text", "text": "streamed"}]}});
+        let completed = |output: serde_json::Value| json!({"type": "response.completed", "response": {"id": "r", "status": "completed", "output": output}});
+        let final_text = json!([{"type": "message", "id": "m2", "content": [{"type": "output_text", "text": "final"}]}]);
+        assert_eq!(
+            accumulate(&[added.clone(), completed(final_text)]).output_text(),
+            "final"
+        );
+        let response = accumulate(&[added, completed(json!([]))]);
+        assert_eq!(response.output_text(), "streamed");
+        assert_eq!(response.status.as_deref(), Some("completed"));
+    }
+}

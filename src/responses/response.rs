@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::output::{FunctionCallItem, OutputItem, join};
-use crate::chat::json::{Bad, Fields, Out, Res, decode_str};
+use crate::chat::json::{Bad, Fields, Out, Res, decode_str, not_an_object};
 use crate::error::Error;
 
 /// A Responses API response (`"object": "response"`).
@@ -297,10 +297,14 @@ impl ResponseUsage {
     }
 
     /// Decodes a usage object; fields of an unexpected type stay in `extra`.
-    pub fn from_json(value: Value) -> Option<ResponseUsage> {
+    ///
+    /// # Errors
+    ///
+    /// A decode error if `value` is not an object.
+    pub fn from_json(value: Value) -> Result<ResponseUsage, Error> {
         match value {
-            Value::Object(map) => Some(ResponseUsage::from_map(map)),
-            _ => None,
+            Value::Object(map) => Ok(ResponseUsage::from_map(map)),
+            other => Err(not_an_object("usage", &other).into_error()),
         }
     }
 
