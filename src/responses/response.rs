@@ -224,7 +224,9 @@ impl Response {
         self.incomplete_details.as_ref()?.reason.as_deref()
     }
 
-    /// The response as JSON, in the server's shape (`"object": "response"`).
+    /// The response as JSON, in the server's shape (`"object": "response"`). Known fields
+    /// that were `null` or absent are not written (`id`, `object`, `model` and `output`
+    /// always are).
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
         out.set("id", self.id.as_str());
