@@ -25,6 +25,10 @@ pub(crate) struct StreamLimits {
     pub max_event_size: usize,
 }
 
+/// The data of the event that ends an OpenAI stream. It is not part of SSE: the parser passes
+/// it on as an ordinary event, and this module is the one that gives it meaning.
+const DONE: &str = "[DONE]";
+
 /// How much of a body is read after `[DONE]` so the connection can be
 /// reused, and for how long, before it is closed instead.
 const DRAIN_MAX_BYTES: usize = 64 * 1024;
@@ -138,7 +142,7 @@ impl Events {
     fn end(&self, cause: Option<Error>) -> Next<'_> {
         let discarded = self.reader.parser().discarded();
         Next::End {
-            done_line: discarded.is_some_and(|e| e.data() == "[DONE]"),
+            done_line: discarded.is_some_and(|e| e.data() == DONE),
             discarded: discarded.is_some(),
             cause,
         }
@@ -269,7 +273,7 @@ impl ChatStream {
                 Next::Event(event) => {
                     let data = event.data();
                     // OpenAI's end-of-stream marker (not part of SSE).
-                    if data == "[DONE]" {
+                    if data == DONE {
                         if let Some(events) = self.events.take() {
                             events.drain();
                         }

@@ -52,17 +52,8 @@
 //! `null` are omitted, except the ones OpenAI always sends (`content` of a message,
 //! `finish_reason` and `logprobs` of a choice). A tool call's `arguments` sent as a JSON object
 //! instead of a string is converted to its string form, and `finish_reason: ""` to `null`.
-//!
-//! # Where things are
-//!
-//! One file per noun: [`Role`] in `role.rs`, [`Content`] and [`ContentPart`] in `content.rs`,
-//! [`ToolCall`] and [`ToolCallDelta`] in `tool_call.rs`, [`Message`] in `message.rs`, [`Tool`]
-//! and [`ToolChoice`] in `tool.rs`, [`ChatRequest`] in `request.rs`, [`Usage`] in `usage.rs`,
-//! [`Logprobs`] in `logprobs.rs`, [`ChatCompletion`] in `response.rs`, [`ChatChunk`] in
-//! `chunk.rs`, [`Model`] in `model.rs`, and the [`Accumulator`] that turns chunks into a
-//! completion in `accumulate.rs`. `json.rs` holds the decoding helpers behind the rules above;
-//! `error_body.rs` reads API error bodies.
 
+// One file per noun, named after the type it holds (ARCHITECTURE.md has the map).
 mod accumulate;
 mod chunk;
 mod content;

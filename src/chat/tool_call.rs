@@ -164,18 +164,6 @@ impl ToolCall {
     }
 }
 
-pub(super) fn decode_tool_calls(f: &mut Fields) -> Res<Vec<ToolCall>> {
-    f.array("tool_calls")?
-        .unwrap_or_default()
-        .into_iter()
-        .map(ToolCall::decode)
-        .collect()
-}
-
-pub(super) fn tool_calls_json(calls: &[ToolCall]) -> Value {
-    Value::Array(calls.iter().map(ToolCall::to_json).collect())
-}
-
 /// One fragment of a streamed tool call (`delta.tool_calls[]`).
 ///
 /// Usually only the first fragment of a call has `id`, `type` and `function.name`; the
