@@ -728,6 +728,27 @@ fn decode_errors_and_error_events_that_are_not_json() {
     assert_eq!(error.kind(), ErrorKind::Api);
     assert_eq!(error.api().unwrap().message, "upstream overloaded");
 
+    // The SSE name `error` decides, whatever type the JSON claims; the callback sees the event.
+    let mut decoder = ResponsesDecoder::new();
+    let mut seen = Vec::new();
+    let error = decoder
+        .feed(
+            b"event: error\ndata: {\"type\":\"server_error\",\"message\":\"boom\"}\n\n",
+            |e| {
+                seen.push(e.event_type().to_owned());
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap_err();
+    assert_eq!(seen, ["server_error"]);
+    assert_eq!(error.api().unwrap().message, "boom");
+
+    // Through the event-level entry point, a plain-text error event is an error at once.
+    let mut decoder = ResponsesDecoder::new();
+    let error = decoder.decode_event("error", "overloaded").unwrap_err();
+    assert_eq!(error.api().unwrap().message, "overloaded");
+    assert_eq!(decoder.finish().unwrap_err().kind(), ErrorKind::Api);
+
     // The nested error shape.
     let mut decoder = ResponsesDecoder::new();
     let error = feed_all(

@@ -312,14 +312,14 @@ impl State {
             // An error event whose data is not JSON is still the server's error.
             Err(_) if event_type == "error" => {
                 let api = ApiError::from_body(self.status, data, self.request_id.as_deref(), true);
-                self.fail(Error::api_error(api));
-                return Ok(None);
+                return Err(self.fail(Error::api_error(api)));
             }
             Err(error) => return Err(self.fail(error)),
         };
         self.acc.push(&event);
+        // `event: error` is the server's error whatever type its JSON claims.
+        let error_event = event_type == "error" || matches!(event, ResponseEvent::Error(_));
         match &event {
-            ResponseEvent::Completed(_) | ResponseEvent::Incomplete(_) => self.end = End::Done,
             ResponseEvent::Failed(failed) => {
                 let error = failed.response.error.as_ref();
                 let api = ApiError {
@@ -336,10 +336,11 @@ impl State {
                 };
                 self.fail(Error::api_error(api));
             }
-            ResponseEvent::Error(_) => {
+            _ if error_event => {
                 let api = ApiError::from_body(self.status, data, self.request_id.as_deref(), true);
                 self.fail(Error::api_error(api));
             }
+            ResponseEvent::Completed(_) | ResponseEvent::Incomplete(_) => self.end = End::Done,
             _ => {}
         }
         Ok(Some(event))
