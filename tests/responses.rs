@@ -18,6 +18,9 @@ mod support;
 #[path = "support/fixture.rs"]
 mod fixture;
 
+#[path = "../fuzz/props/responses.rs"]
+mod responses_props;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1126,4 +1129,37 @@ fn chat_example_api_responses() {
     assert_eq!(first["stream"], true);
     assert!(requests[2].json().get("stream").is_none());
     assert!(requests.iter().all(|r| r.path == "/v1/responses"));
+}
+
+// The `responses_stream` fuzz target's properties on every fixture, the example's replay
+// stream, their cut-off prefixes and the committed seeds, so that they run without a fuzzer.
+#[test]
+fn fuzz_properties_hold_on_the_fixtures_and_seeds() {
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    let mut streams: Vec<Vec<u8>> = cases().into_iter().map(|c| c.bytes).collect();
+    let replay = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/replay-responses.sse");
+    streams.push(std::fs::read(replay).unwrap());
+    for stream in &streams {
+        // Split plans of 1, 3 and 5 chunk sizes; the whole stream and two cut-off prefixes.
+        for (plan, cut) in [
+            (&[0u8][..], 1),
+            (&[6, 63, 1][..], 2),
+            (&[2, 8, 3, 64, 14][..], 3),
+        ] {
+            let mut input = vec![plan.len() as u8];
+            input.extend_from_slice(plan);
+            input.extend_from_slice(&stream[..stream.len() * cut / 3]);
+            inputs.push(input);
+        }
+    }
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/responses_stream");
+    if let Ok(entries) = std::fs::read_dir(seeds) {
+        for entry in entries {
+            inputs.push(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+    }
+    for input in &inputs {
+        responses_props::check_input(input);
+    }
+    assert!(inputs.len() >= 39, "only {} inputs", inputs.len());
 }
