@@ -24,7 +24,8 @@ use crate::sse::{self, Status};
 ///   merged into the response ([`ResponseAccumulator`] has the rules).
 /// - The stream ends at `response.completed` or `response.incomplete` (a success: the status
 ///   and `incomplete_details` say why it is incomplete); bytes after it are ignored.
-/// - `response.failed` and an `error` event reach the callback, then `feed` fails with an
+/// - `response.failed` and an `error` event (an SSE `event: error`, whatever the `type` of
+///   its JSON) reach the callback, then `feed` fails with an
 ///   [`ErrorKind::Api`] error whose [`partial_response`](Error::partial_response) is the
 ///   failed response (or the response rebuilt so far).
 /// - An event that is not valid JSON, or a known event of the wrong shape, is an
