@@ -12,6 +12,7 @@ pub mod bodies;
 pub mod cpu_time;
 pub mod fixture;
 pub mod rng;
+pub mod example;
 mod script;
 mod tls;
 
