@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 use super::accumulate::ResponseAccumulator;
 use super::event::ResponseEvent;
 use super::response::Response;
-use crate::error::{ApiError, Error};
 use crate::chat::ApiErrorFields;
+use crate::error::{ApiError, Error};
 use crate::sse::{self, Status};
 
 /// A sans-IO decoder of a Responses API stream: bytes in (split anywhere, even one byte at a

@@ -17,16 +17,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::responses_props;
+use crate::support::fixture;
+use crate::support::rng::SplitMix64;
+use crate::support::{self, Responder, Signal, TestServer};
 use chatstream::responses::{InputItem, OutputItem, ResponseTool, ResponseToolChoice};
 use chatstream::sse::{Parser, Status};
 use chatstream::{
     Client, Error, ErrorKind, Response, ResponseEvent, ResponseRequest, ResponsesDecoder, Timeout,
 };
 use serde_json::{Value, json};
-use crate::responses_props;
-use crate::support::fixture;
-use crate::support::rng::SplitMix64;
-use crate::support::{self, Responder, Signal, TestServer};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures.

@@ -10,9 +10,9 @@
 
 pub mod bodies;
 pub mod cpu_time;
+pub mod example;
 pub mod fixture;
 pub mod rng;
-pub mod example;
 mod script;
 mod tls;
 
