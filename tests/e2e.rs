@@ -30,9 +30,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chatstream::responses::{OutputItem, ResponseTool, ResponseToolChoice};
 use chatstream::{
-    ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, Message, ResponseFormat,
-    Role, Tool, ToolCall, ToolChoice,
+    ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, FunctionCall, Message,
+    Response, ResponseEvent, ResponseFormat, ResponseRequest, Role, Tool, ToolCall, ToolChoice,
 };
 use serde_json::{Value, json};
 
@@ -123,21 +124,25 @@ fn choice_text(completion: &ChatCompletion, index: usize) -> Cow<'_, str> {
     completion.choices[index].message.text()
 }
 
+/// The parameters of the get_weather tool. Only enums and booleans: the tiny
+/// model fills free strings and numbers with random characters.
+fn weather_parameters() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "enum": ["Paris", "London", "Tokyo"]},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "detailed": {"type": "boolean"}
+        },
+        "required": ["city", "unit"]
+    })
+}
+
 fn weather_tool() -> Tool {
-    // Only enums and booleans: the tiny model fills free strings and numbers
-    // with random characters.
     Tool::function(
         "get_weather",
         "Current weather for a city",
-        json!({
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "enum": ["Paris", "London", "Tokyo"]},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                "detailed": {"type": "boolean"}
-            },
-            "required": ["city", "unit"]
-        }),
+        weather_parameters(),
     )
 }
 
@@ -1326,4 +1331,168 @@ fn litellm_n_two_streamed_loses_finish_reasons() {
     for choice in &plain.choices {
         assert_eq!(choice.finish_reason.as_deref(), Some("length"));
     }
+}
+
+// ---- the Responses API ---------------------------------------------------------------
+
+/// Streams a Responses request, returning every event and the final response.
+#[track_caller]
+fn stream_response(client: &Client, request: &ResponseRequest) -> (Vec<ResponseEvent>, Response) {
+    let mut events = Vec::new();
+    let response = client
+        .response_stream(request, |event| {
+            events.push(event.clone());
+            ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("streamed Responses request failed: {e}"));
+    (events, response)
+}
+
+#[track_caller]
+fn assert_response_usage(response: &Response) {
+    let usage = response.usage.as_ref().expect("usage");
+    let (input, output) = (usage.input_tokens.unwrap(), usage.output_tokens.unwrap());
+    assert!(input > 0 && output > 0, "{usage:?}");
+    assert_eq!(usage.total_tokens, Some(input + output), "{usage:?}");
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn responses_streamed_and_plain_agree_at_temperature_zero() {
+    let client = client();
+    let request = ResponseRequest::new(MODEL, "Tell me about the weather.")
+        .instructions("Be brief.")
+        .temperature(0.0)
+        .max_output_tokens(12);
+    let plain = client
+        .response(&request)
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    let (events, streamed) = stream_response(&client, &request);
+
+    assert!(!plain.output_text().is_empty(), "{plain:?}");
+    assert_eq!(streamed.output_text(), plain.output_text());
+    let deltas: String = events
+        .iter()
+        .filter_map(ResponseEvent::text_delta)
+        .collect();
+    assert_eq!(deltas, streamed.output_text());
+    for response in [&plain, &streamed] {
+        assert!(response.id.starts_with("resp_"), "{}", response.id);
+        assert_eq!(response.object, "response");
+        assert_eq!(response.model, MODEL);
+        assert_eq!(response.status.as_deref(), Some("completed"));
+        assert_response_usage(response);
+        // Every generation runs into max_output_tokens (see e2e/README.md).
+        assert_eq!(response.usage.as_ref().unwrap().output_tokens, Some(12));
+    }
+    assert_eq!(
+        events.first().map(ResponseEvent::event_type),
+        Some("response.created")
+    );
+    assert_eq!(
+        events.last().map(ResponseEvent::event_type),
+        Some("response.completed")
+    );
+    assert!(streamed.info.as_ref().is_some_and(|i| i.status() == 200));
+
+    // The pull iterator sees the same events and ends with the same response.
+    let mut stream = client.response_events(&request).expect("stream starts");
+    let types: Vec<String> = stream
+        .by_ref()
+        .map(|e| e.expect("event").event_type().to_owned())
+        .collect();
+    let expected: Vec<&str> = events.iter().map(ResponseEvent::event_type).collect();
+    assert_eq!(types, expected);
+    assert_eq!(stream.into_response().output_text(), plain.output_text());
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn responses_forced_function_call() {
+    let client = client();
+    let request = ResponseRequest::new(MODEL, "What is the weather in Paris?")
+        .tool(ResponseTool::function(
+            "get_weather",
+            "Current weather for a city",
+            weather_parameters(),
+        ))
+        .tool_choice(ResponseToolChoice::Required)
+        .max_output_tokens(400)
+        .extra("logit_bias", json!({TOOL_CALL.to_string(): 100}));
+    let plain = client
+        .response(&request)
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    let (events, streamed) = stream_response(&client, &request);
+
+    for response in [&plain, &streamed] {
+        let calls: Vec<_> = response.function_calls().collect();
+        assert_eq!(calls.len(), 1, "{:?}", response.output);
+        let call = calls[0];
+        assert!(!call.call_id.is_empty() && !call.id.is_empty(), "{call:?}");
+        assert_weather_call(&ToolCall {
+            id: call.call_id.clone(),
+            function: FunctionCall {
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+                ..FunctionCall::default()
+            },
+            ..ToolCall::default()
+        });
+        assert_eq!(response.output_text(), "");
+        assert_response_usage(response);
+    }
+    // The arguments arrived in pieces, and the pieces make the final arguments.
+    let pieces: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            ResponseEvent::FunctionCallArgumentsDelta(d) => Some(d.delta.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(pieces.len() > 1, "{pieces:?}");
+    let call = streamed.function_calls().next().unwrap();
+    assert_eq!(pieces.concat(), call.arguments);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ResponseEvent::OutputItemAdded(added)
+            if matches!(&added.item, OutputItem::FunctionCall(c) if c.name == "get_weather"))),
+        "no output_item.added for the call"
+    );
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn responses_wrong_api_key_gives_typed_401() {
+    let wrong = Client::builder()
+        .base_url(base_url())
+        .api_key("sk-wrong")
+        .build()
+        .expect("client");
+    let request = ResponseRequest::new(MODEL, "Hello?").max_output_tokens(2);
+    for err in [
+        expect_api_error(wrong.response(&request), 401),
+        expect_api_error(
+            wrong.response_stream(&request, |_| ControlFlow::Continue(())),
+            401,
+        ),
+        expect_api_error(wrong.response_events(&request), 401),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.message, "Invalid API Key");
+        assert_eq!(api.error_type.as_deref(), Some("authentication_error"));
+        assert!(err.partial_response().is_none());
+        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
+    }
+}
+
+// llama-server does not store responses: retrieval is its 404, typed.
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn responses_retrieval_of_an_unknown_id_is_a_typed_404() {
+    let err = expect_api_error(client().retrieve_response("resp_unknown"), 404);
+    assert_eq!(
+        err.api().unwrap().error_type.as_deref(),
+        Some("not_found_error")
+    );
 }
