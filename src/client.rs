@@ -87,7 +87,7 @@ impl Client {
     /// | `CHATSTREAM_ALLOW_INSECURE_HTTP` | `1` allows a key over plain `http://` to a non-loopback host |
     ///
     /// With the default OpenAI URL a missing key is an
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error; with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config) error; with
     /// `OPENAI_BASE_URL` set, no key means no `Authorization` header (local
     /// servers need none). Proxies come from `HTTPS_PROXY` / `NO_PROXY`
     /// (never for loopback URLs).
@@ -205,8 +205,8 @@ impl Client {
     /// Return [`ControlFlow::Break`] from `on_event` to stop early: the
     /// connection is closed and the response rebuilt from what arrived is
     /// returned. `response.failed` and `error` events reach `on_event`, then
-    /// the call fails with [`ErrorKind::Api`]; a stream that ends before its
-    /// terminal event is [`ErrorKind::Truncated`]. On any error after the
+    /// the call fails with [`ErrorKind::Api`](crate::ErrorKind::Api); a stream that ends before its
+    /// terminal event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated). On any error after the
     /// stream began, [`Error::partial_response`] holds what arrived.
     ///
     /// ```no_run
@@ -311,7 +311,7 @@ impl Client {
     /// completions, anything new). `on_event` sees every event,
     /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
-    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
+    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated)(crate::ErrorKind::Truncated),
     /// except a final `data: [DONE]` line without its blank line, which is
     /// handed to `on_event` and ends the stream successfully.
     pub fn post_stream(
@@ -640,7 +640,7 @@ impl ClientBuilder {
     /// certificate, then any intermediates; `key` the PEM of its private key
     /// (PKCS#8, PKCS#1 or SEC1). Both may be the same text. A key that is not
     /// the certificate's fails [`build`](Self::build) with
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config).
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config).
     #[must_use]
     pub fn client_certificate_pem(
         mut self,
@@ -695,7 +695,7 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails with
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an invalid base
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config) for an invalid base
     /// URL, a missing key for OpenAI's own endpoint, or a key that would
     /// travel in clear text.
     pub fn build(mut self) -> Result<Client, Error> {
