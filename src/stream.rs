@@ -9,9 +9,9 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::chat::{self, Accumulator, ChatChunk, ChatCompletion, StreamData};
-use crate::error::{Error, ErrorKind, Timeout};
-use crate::http::{Response, ResponseInfo, StreamBody, api_error_from_body};
+use crate::chat::{self, Accumulator, ApiErrorFields, ChatChunk, ChatCompletion, StreamData};
+use crate::error::{ApiError, Error, ErrorKind, Timeout};
+use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody};
 use crate::sse::{self, EventReader};
 
 /// The stream limits a client applies to every event stream.
@@ -45,21 +45,15 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
         None | Some("text/event-stream") => Ok(response),
         Some(other) => {
             let other = other.to_string();
-            let (info, bytes) = response.read_body(limit.min(1024 * 1024))?;
+            let (info, bytes) = response.read_body(limit.min(MAX_ERROR_BODY))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            if chat::parse_error_body(&text).is_some() {
-                return Err(Error::api_error(api_error_from_body(
-                    info.status(),
-                    &text,
-                    &info,
-                    false,
-                )));
+            match chat::parse_error_body(&text) {
+                fields @ Some(_) => {
+                    let api = ApiError::new(info.status(), info.request_id(), text, fields, false);
+                    Err(Error::api_error(api))
+                }
+                None => Err(Error::not_an_event_stream(other, text)),
             }
-            Err(Error::new(
-                ErrorKind::Protocol,
-                format!("expected an event stream (text/event-stream), got `{other}`"),
-            )
-            .with_raw(text))
         }
     }
 }
@@ -118,13 +112,12 @@ impl Events {
                 Ok(Next::Event(self.reader.parser().event()))
             }
             Ok(None) => Ok(self.end(None)),
-            Err(sse::ReadError::Parse(e)) => {
-                Err(Error::new(ErrorKind::EventTooLarge, e.to_string()))
-            }
+            Err(sse::ReadError::Parse(e)) => Err(Error::event_too_large(e)),
             Err(sse::ReadError::Io(io)) => {
-                let typed = self.reader.get_mut().take_error().unwrap_or_else(|| {
-                    Error::new(ErrorKind::Io, "reading the stream failed").with_source(io)
-                });
+                // `StreamBody` sends its typed error inside the `io::Error`.
+                let typed = io
+                    .downcast::<Error>()
+                    .unwrap_or_else(|io| Error::io("reading the stream failed").with_source(io));
                 match typed.kind() {
                     // The peer closed or reset the connection mid-body: the
                     // stream ended, and the layer above decides whether what
@@ -199,7 +192,7 @@ pub(crate) fn raw_events(
 }
 
 fn truncated(what: &str, cause: Option<Error>) -> Error {
-    let e = Error::new(ErrorKind::Truncated, what.to_string());
+    let e = Error::truncated(what);
     match cause {
         Some(c) => e.with_source(c),
         None => e,
@@ -274,19 +267,20 @@ impl ChatStream {
                         return Ok(None);
                     }
                     if event.event_type() == "error" {
-                        return Err(stream_api_error(&self.info, data));
+                        let fields = chat::parse_error_event(data);
+                        return Err(stream_api_error(&self.info, data, fields));
                     }
                     if data.trim().is_empty() {
                         continue;
                     }
                     match chat::parse_stream_data(data)? {
                         StreamData::Chunk(chunk) => chunk,
-                        StreamData::Error { chunk, .. } => {
+                        StreamData::Error { error, chunk } => {
                             // Keep whatever the chunk carried besides the error.
                             if let Some(chunk) = chunk {
                                 self.accumulator.push(&chunk);
                             }
-                            return Err(stream_api_error(&self.info, data));
+                            return Err(stream_api_error(&self.info, data, Some(error)));
                         }
                     }
                 }
@@ -317,9 +311,16 @@ impl ChatStream {
 }
 
 /// An error that arrived inside the stream (`event: error`, or a `data`
-/// payload with an `error` object).
-fn stream_api_error(info: &ResponseInfo, data: &str) -> Error {
-    Error::api_error(api_error_from_body(info.status(), data, info, true))
+/// payload with an `error` object), from the fields parsed out of `data`.
+fn stream_api_error(info: &ResponseInfo, data: &str, fields: Option<ApiErrorFields>) -> Error {
+    let api = ApiError::new(
+        info.status(),
+        info.request_id(),
+        data.to_owned(),
+        fields,
+        true,
+    );
+    Error::api_error(api)
 }
 
 impl Iterator for ChatStream {

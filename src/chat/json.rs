@@ -16,7 +16,7 @@ pub(super) struct Bad {
 
 impl Bad {
     pub(super) fn into_error(self) -> Error {
-        Error::decode(self.message, Some(self.raw))
+        Error::decode(self.message, self.raw)
     }
 }
 
@@ -64,8 +64,8 @@ pub(super) fn decode_str<T>(
     decode: impl FnOnce(Value) -> Res<T>,
 ) -> Result<T, Error> {
     let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::decode(format!("{what}: invalid JSON: {e}"), Some(text.to_owned())))?;
-    decode(value).map_err(|bad| Error::decode(bad.message, Some(text.to_owned())))
+        .map_err(|e| Error::decode(format!("{what}: invalid JSON: {e}"), text.to_owned()))?;
+    decode(value).map_err(|bad| Error::decode(bad.message, text.to_owned()))
 }
 
 /// A non-negative integer, also when written as an integral float (`3.0`, `1e12`).

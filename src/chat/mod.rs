@@ -73,7 +73,7 @@ pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
 pub use self::content::{Content, ContentPart, FileRef, ImageUrl, InputAudio};
 pub(crate) use self::error_body::{
-    StreamData, parse_error_body, parse_flat_error, parse_stream_data,
+    ApiErrorFields, StreamData, parse_error_body, parse_error_event, parse_stream_data,
 };
 pub use self::logprobs::{Logprobs, TokenLogprob, TopLogprob};
 pub use self::message::Message;

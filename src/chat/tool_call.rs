@@ -65,7 +65,7 @@ impl FunctionCall {
                     "tool call `{}`: arguments are not valid JSON: {e}",
                     self.name
                 ),
-                Some(self.arguments.clone()),
+                self.arguments.clone(),
             )
         })
     }
