@@ -188,11 +188,12 @@ fn body_summary(status: u16, body: &str) -> String {
 /// stays small on the happy path.
 ///
 /// ```
-/// use chatstream::{Client, ErrorKind};
+/// use chatstream::{ChatChunk, ErrorKind};
 ///
-/// // The default endpoint is OpenAI's, which needs a key.
-/// let err = Client::builder().build().unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::Config);
+/// // A stream event that is not a chunk.
+/// let err = ChatChunk::from_json_str("{\"choices\": 5}").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Decode);
+/// assert_eq!(err.raw(), Some("{\"choices\": 5}"));
 /// println!("{err}");
 /// ```
 pub struct Error {
@@ -212,6 +213,10 @@ struct ErrorImpl {
 /// What exactly went wrong: one variant per situation, holding what that
 /// situation has and nothing else, so the details cannot disagree with the
 /// [`ErrorKind`] (which is derived from the variant).
+// Most variants and their constructors belong to the HTTP layer, unused without the client;
+// the default build checks them for dead code.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+#[derive(Clone)]
 enum Detail {
     Config(String),
     Connect(String),
@@ -292,6 +297,7 @@ impl Detail {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 impl Error {
     fn from_detail(detail: Detail) -> Self {
         Self {
@@ -364,6 +370,22 @@ impl Error {
     pub(crate) fn event_too_large(e: sse::Error) -> Self {
         let sse::Error::EventTooLarge { limit } = e;
         Self::from_detail(Detail::EventTooLarge { limit }).with_source(e)
+    }
+
+    /// A copy without its source, for a decoder that reports one failure to every later
+    /// call (the source is a foreign error, which cannot be copied; `Display` of the copy
+    /// loses only its last part).
+    pub(crate) fn duplicate(&self) -> Self {
+        let inner = &*self.inner;
+        Self {
+            inner: Box::new(ErrorImpl {
+                detail: inner.detail.clone(),
+                retry_after: inner.retry_after,
+                should_retry: inner.should_retry,
+                partial: inner.partial.clone(),
+                source: None,
+            }),
+        }
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {

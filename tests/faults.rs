@@ -10,6 +10,9 @@
 //! stream or completion (see [`serve`]), whatever fault the test injects for the others,
 //! so "the client stays usable" is one call: [`assert_usable`].
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -5,6 +5,9 @@
 //! `Client::from_env` is not tested here: environment variables are process-wide and these
 //! tests run in parallel; the builder it presets is tested instead.
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 mod support;
 
 use std::net::TcpListener;

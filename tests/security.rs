@@ -2,6 +2,9 @@
 //! (Debug, errors, the `chat` example's output), redirects are never followed, and the
 //! key is refused over plain `http://` to a host that is not loopback.
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 mod support;
 
 use std::net::SocketAddr;

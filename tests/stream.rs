@@ -12,6 +12,9 @@
 //!
 //! No test sleeps to order events; the only time limits are the client timeouts under test.
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 mod support;
 
 #[allow(dead_code)]

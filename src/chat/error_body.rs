@@ -56,6 +56,8 @@ impl ApiErrorFields {
 /// Parses an error response body: `{"error": {...}}`, `{"error": "message"}`, or the same
 /// wrapped in a one-element array (Gemini's OpenAI endpoint). `None` for any other body
 /// (including FastAPI's `{"detail": ...}`), so the caller can fall back to the raw text.
+// Error response bodies reach only the client; the decoder reads stream events.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn parse_error_body(body: &str) -> Option<ApiErrorFields> {
     let value: Value = serde_json::from_str(body).ok()?;
     wrapped_error(&value)

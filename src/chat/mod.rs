@@ -57,6 +57,7 @@
 mod accumulate;
 mod chunk;
 mod content;
+mod decoder;
 mod error_body;
 mod json;
 mod logprobs;
@@ -72,9 +73,12 @@ mod usage;
 pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
 pub use self::content::{Content, ContentPart, FileRef, ImageUrl, InputAudio};
-pub(crate) use self::error_body::{
-    ApiErrorFields, StreamData, parse_error_body, parse_error_event, parse_stream_data,
-};
+#[cfg(feature = "client")]
+pub(crate) use self::decoder::DONE;
+pub use self::decoder::{ChatDecoder, Decoded};
+pub(crate) use self::error_body::ApiErrorFields;
+#[cfg(feature = "client")]
+pub(crate) use self::error_body::parse_error_body;
 pub use self::logprobs::{Logprobs, TokenLogprob, TopLogprob};
 pub use self::message::Message;
 pub use self::model::{Model, ModelList};
@@ -281,7 +285,7 @@ mod tests {
             let json = message.to_json();
             assert_eq!(Message::from_json(json.clone()).unwrap().to_json(), json);
         }
-        let _ = crate::chat::parse_error_body(&value.to_string());
+        let _ = crate::chat::error_body::parse_error_body(&value.to_string());
     }
 
     #[test]
@@ -314,7 +318,7 @@ mod tests {
             let json = completion.to_json();
             let again = ChatCompletion::from_json(json.clone()).expect("a completion decodes");
             assert_eq!(again.to_json(), json, "round {round}");
-            let _ = crate::chat::parse_stream_data(&completion.to_json().to_string());
+            let _ = crate::chat::error_body::parse_stream_data(&completion.to_json().to_string());
         }
         assert!(
             decoded > 1000,
