@@ -285,7 +285,12 @@ mod tests {
             let json = message.to_json();
             assert_eq!(Message::from_json(json.clone()).unwrap().to_json(), json);
         }
-        let _ = crate::chat::error_body::parse_error_body(&value.to_string());
+        // An error event reads a wrapped error exactly as a body does.
+        let text = value.to_string();
+        let event = crate::chat::error_body::parse_error_event(&text);
+        if let Some(body) = crate::chat::error_body::parse_error_body(&text) {
+            assert_eq!(event, Some(body), "{text}");
+        }
     }
 
     #[test]
