@@ -6,8 +6,9 @@
 //!   the SSE and the chat-layer properties;
 //! - the minimised fuzz corpora kept in `fuzz/seeds/<target>/`, each file through its target's
 //!   properties;
-//! - every SSE fixture and `examples/replay.sse` through the chat-layer properties, and through
-//!   the real `Client::chat_chunks` over loopback against the reference model of `ChatStream`;
+//! - every SSE fixture and `examples/replay.sse` through the chat-layer properties (which feed
+//!   every stream to `ChatDecoder` in several splits against the reference model of a chat
+//!   stream), and through the real `Client::chat_chunks` over loopback against the same model;
 //! - a few hundred generated chat streams (the `chat_stream` target's generator mode with
 //!   seeded inputs), so the properties run on fresh inputs in every CI run.
 

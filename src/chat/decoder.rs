@@ -306,9 +306,10 @@ impl ChatDecoder {
         }
     }
 
-    /// The SSE event behind the last [`Decoded`] other than `NeedMoreInput` (type, data, last
-    /// event id), as the parser dispatched it: for a driver that passes events on untouched.
-    /// Before any event, an empty `"message"` event.
+    /// The SSE event behind the last step of [`decode`](Self::decode) other than
+    /// [`Decoded::NeedMoreInput`] (type, data, last event id), as the parser dispatched it: for
+    /// a driver that passes events on untouched, e.g. a proxy re-framing the stream. Before any
+    /// event, an empty `"message"` event.
     pub fn event(&self) -> sse::Event<'_> {
         self.parser.event()
     }
