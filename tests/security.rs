@@ -539,7 +539,8 @@ fn chat_example() -> PathBuf {
         cargo.arg("--release");
     }
     if !cfg!(feature = "tls") {
-        cargo.arg("--no-default-features"); // the same library this test links
+        // The same library this test links: the client without TLS.
+        cargo.args(["--no-default-features", "--features", "client"]);
     }
     let status = cargo.status().expect("run cargo build --example chat");
     assert!(status.success(), "cargo build --example chat failed");
