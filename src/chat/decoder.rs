@@ -275,6 +275,11 @@ impl ChatDecoder {
     /// choices nor usage, `[DONE]`, anything after `[DONE]`). The bytes given to
     /// [`feed`](Self::feed) and events given here must not be mixed in one stream.
     ///
+    /// The framing is then the other parser's, and so is the end of the stream: when it
+    /// discards an unterminated last event whose data is `[DONE]` (a server that closed right
+    /// after that line), pass that event here before [`finish`](Self::finish), which then
+    /// sees a complete stream.
+    ///
     /// ```
     /// use chatstream::{ChatDecoder, ErrorKind};
     ///
