@@ -16,7 +16,7 @@
 #   chat example, size profile   the same with opt-level="z", lto=true, codegen-units=1,
 #                                panic="abort" (a [profile.size] passed with --config, so the
 #                                root Cargo.toml is not edited)
-#   chat example, http-only      --no-default-features (no TLS, no rustls/ring/webpki-roots)
+#   chat example, http-only      --no-default-features --features client (no TLS, no rustls/ring/webpki-roots)
 #   chatstream lib, release      the library alone: what a crate that depends on chatstream pays
 #   floor-min                    bench/compare/floor-min: ureq + rustls + serde_json, a blocking
 #                                streaming POST, nothing else (the floor)
@@ -154,9 +154,9 @@ build chat-size "$root" --profile size "${size_profile[@]}" --example chat
 chat_size_size=$(stripped "$work/chat-size/size/examples/chat")
 row "chatstream chat example, size profile" "$chat_size_size" "$cpu" "$wall" "$chat_crates"
 
-build chat-http "$root" --release --no-default-features --example chat
+build chat-http "$root" --release --no-default-features --features client --example chat
 chat_http_size=$(stripped "$work/chat-http/release/examples/chat")
-chat_http_crates=$(crates "$root" --no-default-features)
+chat_http_crates=$(crates "$root" --no-default-features --features client)
 row "chatstream chat example, http-only" "$chat_http_size" "$cpu" "$wall" "$chat_http_crates"
 
 row "chatstream lib only, release" - "$lib_cpu" "$(median "${lib_walls[@]}")" "$chat_crates"

@@ -21,6 +21,7 @@ use crate::sse;
 use crate::stream::{self, ChatStream, StreamLimits};
 
 /// OpenAI's API, the default base URL.
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 /// A blocking client for an OpenAI-compatible API.
@@ -41,6 +42,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// # Ok::<(), chatstream::Error>(())
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub struct Client {
     transport: Arc<Transport>,
     limits: StreamLimits,
@@ -391,6 +393,7 @@ fn decode_json(bytes: &[u8]) -> Result<Value, Error> {
 /// # let _ = client; Ok::<(), chatstream::Error>(())
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub struct ClientBuilder {
     settings: Settings,
     limits: StreamLimits,

@@ -190,11 +190,12 @@ fn body_summary(status: u16, body: &str) -> String {
 /// stays small on the happy path.
 ///
 /// ```
-/// use chatstream::{Client, ErrorKind};
+/// use chatstream::{ChatChunk, ErrorKind};
 ///
-/// // The default endpoint is OpenAI's, which needs a key.
-/// let err = Client::builder().build().unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::Config);
+/// // A stream event that is not a chunk.
+/// let err = ChatChunk::from_json_str("{\"choices\": 5}").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Decode);
+/// assert_eq!(err.raw(), Some("{\"choices\": 5}"));
 /// println!("{err}");
 /// ```
 pub struct Error {
@@ -216,6 +217,9 @@ struct ErrorImpl {
 /// What exactly went wrong: one variant per situation, holding what that
 /// situation has and nothing else, so the details cannot disagree with the
 /// [`ErrorKind`] (which is derived from the variant).
+// Most variants and their constructors belong to the HTTP layer, unused without the client;
+// the default build checks them for dead code.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 #[derive(Clone)]
 enum Detail {
     Config(String),
@@ -297,6 +301,7 @@ impl Detail {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 impl Error {
     fn from_detail(detail: Detail) -> Self {
         Self {
@@ -372,6 +377,23 @@ impl Error {
         Self::from_detail(Detail::EventTooLarge { limit }).with_source(e)
     }
 
+    /// A copy without its source, for a decoder that reports one failure to every later
+    /// call (the source is a foreign error, which cannot be copied; `Display` of the copy
+    /// loses only its last part).
+    pub(crate) fn duplicate(&self) -> Self {
+        let inner = &*self.inner;
+        Self {
+            inner: Box::new(ErrorImpl {
+                detail: inner.detail.clone(),
+                retry_after: inner.retry_after,
+                should_retry: inner.should_retry,
+                partial: inner.partial.clone(),
+                partial_response: inner.partial_response.clone(),
+                source: None,
+            }),
+        }
+    }
+
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self
@@ -395,22 +417,6 @@ impl Error {
     pub(crate) fn with_partial_response(mut self, partial: Response) -> Self {
         self.inner.partial_response = Some(Box::new(partial));
         self
-    }
-
-    /// A copy of an error without its source, for a decoder that reports one failure to every
-    /// later call. The decoders' errors have no source, so nothing is lost for them.
-    pub(crate) fn duplicate(&self) -> Error {
-        let inner = &*self.inner;
-        Error {
-            inner: Box::new(ErrorImpl {
-                detail: inner.detail.clone(),
-                retry_after: inner.retry_after,
-                should_retry: inner.should_retry,
-                partial: inner.partial.clone(),
-                partial_response: inner.partial_response.clone(),
-                source: None,
-            }),
-        }
     }
 
     pub(crate) fn retry_after(&self) -> Option<Duration> {

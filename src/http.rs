@@ -28,6 +28,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
+use crate::response_info::ResponseInfo;
 
 #[cfg(feature = "tls")]
 mod tls;
@@ -88,56 +89,6 @@ pub(crate) struct Settings {
     pub(crate) allow_insecure_http: bool,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) max_response_size: u64,
-}
-
-/// What a successful response said besides its body.
-///
-/// ```
-/// # fn demo(info: &chatstream::ResponseInfo) {
-/// if let Some(id) = info.request_id() {
-///     eprintln!("request id {id}");
-/// }
-/// let remaining = info.header("x-ratelimit-remaining-requests");
-/// # let _ = remaining; }
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResponseInfo {
-    status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl ResponseInfo {
-    /// The HTTP status code.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The `x-request-id` header, to quote to the provider.
-    pub fn request_id(&self) -> Option<&str> {
-        self.header("x-request-id")
-    }
-
-    /// A response header by name (case-insensitive), e.g.
-    /// `x-ratelimit-remaining-tokens`.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every `x-ratelimit-*` header, as sent.
-    pub fn rate_limits(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.len() > 12 && n[..12].eq_ignore_ascii_case("x-ratelimit-"))
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-
-    /// All response headers (names lower-case).
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
-    }
 }
 
 /// Whether a request expects an event stream or one JSON document.
@@ -332,21 +283,15 @@ impl Transport {
         };
         let response = sent.map_err(|e| map_ureq_error(e, mode))?;
         let (parts, body) = response.into_parts();
-        let info = ResponseInfo {
-            status: parts.status.as_u16(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-        };
+        let headers = parts.headers.iter().map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        });
+        let info = ResponseInfo::new(parts.status.as_u16(), headers.collect());
         let response = Response { info, body };
-        let status = response.info.status;
+        let status = response.info.status();
         if (300..400).contains(&status) {
             let location = response.info.header("location").map(str::to_string);
             return Err(Error::redirect(status, location));
@@ -478,7 +423,7 @@ impl Response {
             _ => None,
         };
         let fields = crate::chat::parse_error_body(&body);
-        let api = ApiError::new(info.status, info.request_id(), body, fields, false);
+        let api = ApiError::new(info.status(), info.request_id(), body, fields, false);
         Error::api_error(api).with_retry_hints(retry_after, should_retry)
     }
 }

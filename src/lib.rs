@@ -6,11 +6,13 @@
 //! or any compatible server (Azure OpenAI,
 //! llama.cpp, vLLM, Ollama, OpenRouter, LiteLLM…) from ordinary blocking
 //! code: no async runtime, two runtime dependencies (`ureq` with rustls, and
-//! `serde_json`).
+//! `serde_json`). Its stream rules are a sans-IO core that any other
+//! transport can drive, with or without the client ([features](#features)).
 //!
 //! # Quick start
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 //! use std::ops::ControlFlow;
 //! use chatstream::{ChatRequest, Client, Message};
 //!
@@ -33,7 +35,8 @@
 //! if let Some(total) = completion.usage.as_ref().and_then(|u| u.total_tokens) {
 //!     eprintln!("\n{total} tokens");
 //! }
-//! # Ok::<(), chatstream::Error>(())
+//! # Ok(()) }
+//! # #[cfg(not(feature = "client"))] fn main() {}
 //! ```
 //!
 //! # Streaming
@@ -125,6 +128,7 @@
 //! still holds everything that arrived ([`Error::partial`]):
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 //! # use chatstream::{ChatRequest, Client, ErrorKind, Message};
 //! # let client = Client::from_env()?;
 //! # let request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Hi")]);
@@ -136,7 +140,8 @@
 //!     }
 //!     Err(e) => eprintln!("{e}"),
 //! }
-//! # Ok::<(), chatstream::Error>(())
+//! # Ok(()) }
+//! # #[cfg(not(feature = "client"))] fn main() {}
 //! ```
 //!
 //! A stream that ends without `[DONE]` is a success only when every choice
@@ -172,6 +177,7 @@
 //! Local servers need no key: point the base URL at them.
 //!
 //! ```
+//! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 //! use chatstream::Client;
 //!
 //! // llama.cpp's llama-server (add .api_key(..) if started with --api-key).
@@ -184,7 +190,8 @@
 //!     .header("api-key", "AZURE-KEY")
 //!     .query("api-version", "2024-10-21")
 //!     .build()?;
-//! # let _ = (llama, ollama, azure); Ok::<(), chatstream::Error>(())
+//! # let _ = (llama, ollama, azure); Ok(()) }
+//! # #[cfg(not(feature = "client"))] fn main() {}
 //! ```
 //!
 //! Requests keep unknown fields ([`ChatRequest::extra`]) and responses keep
@@ -217,47 +224,94 @@
 //! ([`ClientBuilder::allow_insecure_http`] or
 //! `CHATSTREAM_ALLOW_INSECURE_HTTP=1`).
 //!
-//! # The SSE parser
+//! # The stream core, for any transport
 //!
-//! [`sse`] is a standalone, incremental parser for the WHATWG
+//! The rules of a chat stream live in [`ChatDecoder`], a sans-IO state
+//! machine: bytes in (split anywhere), typed [`ChatChunk`]s out, the
+//! accumulated [`ChatCompletion`] (or a typed error with the partial) at the
+//! end. It never does I/O, never blocks and never reads a clock. The
+//! blocking client is one driver of it (adding deadlines, draining and
+//! retries); an async program, a proxy or a replay of recorded bytes drives
+//! it the same way from its own byte stream:
+//!
+//! ```
+//! use std::ops::ControlFlow;
+//! use chatstream::ChatDecoder;
+//!
+//! # let body = [&b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"[..],
+//! #     b"\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"];
+//! // `body` is any source of byte chunks: an async body (`while let Some(bytes) =
+//! // body.next().await`), a message queue, a file read in pieces.
+//! let mut decoder = ChatDecoder::new();
+//! for bytes in body {
+//!     decoder.feed(bytes, |chunk| {
+//!         print!("{}", chunk.content());
+//!         ControlFlow::Continue(())
+//!     })?;
+//! }
+//! let completion = decoder.finish()?; // ErrorKind::Truncated if the stream was cut
+//! assert_eq!(completion.content(), "Hi");
+//! # Ok::<(), chatstream::Error>(())
+//! ```
+//!
+//! Below it, [`sse`] is a standalone, incremental parser for the WHATWG
 //! `text/event-stream` format that knows nothing of HTTP or JSON; see its
 //! module documentation.
 //!
 //! # Features
 //!
-//! * `tls` (default): `https://` through rustls (ring, webpki roots).
-//!   Without it the crate only speaks plain `http://`, which is enough for
-//!   local servers and makes a smaller binary.
+//! * `client` (default): the blocking [`Client`], [`ChatStream`] and the
+//!   HTTP layer, on `ureq`. Without it (`default-features = false`) the
+//!   crate is the core alone, on `serde_json` and `memchr`: the [`sse`]
+//!   parser, the [`chat`] types, the [`Accumulator`] and the
+//!   [`ChatDecoder`]. No HTTP crate is built.
+//! * `tls` (default, implies `client`): `https://` through rustls (ring,
+//!   webpki roots). Without it the client only speaks plain `http://`,
+//!   which is enough for local servers and makes a smaller binary.
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without the client, the docs' links to it have no target; the default build, which CI
+// documents with warnings denied, checks them.
+#![cfg_attr(not(feature = "client"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod chat;
 pub mod responses;
 pub mod sse;
 
-mod client;
 mod error;
+mod response_info;
+
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
 mod http;
+#[cfg(feature = "client")]
 mod stream;
 
 // Every item the crate root offers is named here, so a new `pub` item in a module does not
 // silently become root API. The chat types are also reachable as `chatstream::chat::*`.
 pub use crate::chat::{
-    Accumulator, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice,
-    CompletionTokensDetails, Content, ContentPart, Delta, FileRef, FunctionCall, FunctionCallDelta,
-    FunctionDef, ImageUrl, InputAudio, Logprobs, Message, Model, ModelList, PromptTokensDetails,
-    ResponseFormat, Role, Stop, ThinkSplitter, TokenLogprob, Tool, ToolCall, ToolCallDelta,
-    ToolChoice, TopLogprob, Usage,
+    Accumulator, ChatChunk, ChatCompletion, ChatDecoder, ChatRequest, Choice, ChunkChoice,
+    CompletionTokensDetails, Content, ContentPart, Decoded, Delta, FileRef, FunctionCall,
+    FunctionCallDelta, FunctionDef, ImageUrl, InputAudio, Logprobs, Message, Model, ModelList,
+    PromptTokensDetails, ResponseFormat, Role, Stop, ThinkSplitter, TokenLogprob, Tool, ToolCall,
+    ToolCallDelta, ToolChoice, TopLogprob, Usage,
 };
+#[cfg(feature = "client")]
 pub use crate::client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use crate::error::{ApiError, Error, ErrorKind, Timeout};
-pub use crate::http::ResponseInfo;
+pub use crate::response_info::ResponseInfo;
+#[cfg(feature = "client")]
+pub use crate::responses::ResponseStream;
 pub use crate::responses::{
-    Response, ResponseAccumulator, ResponseEvent, ResponseRequest, ResponseStream, ResponsesDecoder,
+    Response, ResponseAccumulator, ResponseEvent, ResponseRequest, ResponsesDecoder,
 };
+#[cfg(feature = "client")]
 pub use crate::stream::ChatStream;
 
-#[cfg(doctest)]
+// The README's examples use the client.
+#[cfg(all(doctest, feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

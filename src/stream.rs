@@ -1,20 +1,20 @@
-//! The live driver of an event stream: [`ChatStream`] reads events with
-//! their deadlines, stops at `[DONE]`, turns in-stream errors into typed
-//! errors and applies the truncation rule. The chunks it decodes go to the
-//! [`Accumulator`], which lives with the chat types.
-//!
-//! This is the only module that knows OpenAI's `data: [DONE]` marker; the
-//! SSE parser below it knows nothing of it.
+//! The blocking drivers of an event stream: [`ChatStream`] reads a chat
+//! stream's bytes with their deadlines into a [`ChatDecoder`], which owns the
+//! stream's rules (`[DONE]`, in-stream errors, the truncation rule); the raw
+//! event loop behind `Client::post_stream` does the same for any endpoint.
+//! What stays here is what needs a connection and a clock: the deadlines
+//! between events, draining the body after `[DONE]` so the connection is
+//! reused, and closing it on failure.
 
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::chat::{
-    self, Accumulator, ApiErrorFields, ChatChunk, ChatCompletion, StreamData, ThinkSplitter,
-};
+use crate::chat::{self, ChatChunk, ChatCompletion, ChatDecoder, DONE, Decoded};
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
-use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody};
-use crate::sse::{self, EventReader};
+use crate::http::{MAX_ERROR_BODY, Response, StreamBody};
+use crate::response_info::ResponseInfo;
+use crate::sse;
 
 /// The stream limits a client applies to every event stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +26,6 @@ pub(crate) struct StreamLimits {
     /// Largest single event, in bytes.
     pub max_event_size: usize,
 }
-
-/// The data of the event that ends an OpenAI stream. It is not part of SSE: the parser passes
-/// it on as an ordinary event, and this module is the one that gives it meaning.
-const DONE: &str = "[DONE]";
 
 /// How much of a body is read after `[DONE]` so the connection can be
 /// reused, and for how long, before it is closed instead.
@@ -60,11 +56,104 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
     }
 }
 
-/// SSE events from a response body, with the idle and total deadlines.
-pub(crate) struct Events {
-    reader: EventReader<StreamBody>,
+/// A stream response's body, read with the stream's deadlines: the bytes both stream drivers
+/// (raw events and chat chunks) decode.
+struct Body {
+    reader: StreamBody,
     limits: StreamLimits,
     started: Instant,
+    /// Read buffer, allocated once; `buffer[start..end]` is read but not yet decoded.
+    buffer: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+/// What [`Body::fill`] found.
+enum Fill<'a> {
+    /// Bytes not yet decoded (never empty).
+    Bytes(&'a [u8]),
+    /// The body ended; `cause` is the transport error that ended it early (a reset, a cut
+    /// chunk), after which the layer above decides whether what arrived is complete.
+    End { cause: Option<Error> },
+}
+
+impl Body {
+    fn new(reader: StreamBody, limits: StreamLimits) -> Self {
+        Self {
+            reader,
+            limits,
+            started: Instant::now(),
+            buffer: vec![0; 16 * 1024].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Starts the wait for the next event. Idle time is time spent waiting for the server: it
+    /// starts when the caller asks for the next event, so the caller's own time (its callback)
+    /// does not count.
+    fn wait_for_event(&mut self) {
+        let idle = self
+            .limits
+            .idle
+            .map(|d| (Instant::now() + d, Timeout::StreamIdle));
+        let total = self
+            .limits
+            .total
+            .map(|d| (self.started + d, Timeout::StreamTotal));
+        let deadline = match (idle, total) {
+            (Some(i), Some(t)) => Some(if t.0 < i.0 { t } else { i }),
+            (i, t) => i.or(t),
+        };
+        self.reader.set_deadline(deadline);
+    }
+
+    /// The bytes read but not yet decoded, reading once (one `read`, so bytes are decoded the
+    /// moment they arrive) when there are none.
+    fn fill(&mut self) -> Result<Fill<'_>, Error> {
+        if self.start == self.end {
+            let read = loop {
+                match self.reader.read(&mut self.buffer) {
+                    Ok(read) => break read,
+                    Err(io) if io.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(io) => {
+                        // `StreamBody` sends its typed error inside the `io::Error`.
+                        let typed = io.downcast::<Error>().unwrap_or_else(|io| {
+                            Error::io("reading the stream failed").with_source(io)
+                        });
+                        return match typed.kind() {
+                            ErrorKind::Connect | ErrorKind::Io => {
+                                Ok(Fill::End { cause: Some(typed) })
+                            }
+                            _ => Err(typed),
+                        };
+                    }
+                }
+            };
+            if read == 0 {
+                return Ok(Fill::End { cause: None });
+            }
+            self.start = 0;
+            self.end = read.min(self.buffer.len());
+        }
+        Ok(Fill::Bytes(&self.buffer[self.start..self.end]))
+    }
+
+    /// Marks `n` bytes of what [`fill`](Self::fill) returned as decoded.
+    fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+    }
+
+    /// Reads the rest of the body (bounded) so the connection is reused.
+    fn drain(self) {
+        self.reader.drain(DRAIN_MAX_BYTES, DRAIN_MAX_TIME);
+    }
+}
+
+/// SSE events from a response body, with the idle and total deadlines.
+pub(crate) struct Events {
+    body: Body,
+    parser: sse::Parser,
 }
 
 /// What [`Events::next`] found.
@@ -83,77 +172,46 @@ pub(crate) enum Next<'a> {
 
 impl Events {
     pub(crate) fn new(body: StreamBody, limits: StreamLimits) -> Self {
-        let parser = sse::Parser::with_max_event_size(limits.max_event_size);
         Self {
-            reader: EventReader::with_capacity(16 * 1024, body, parser),
-            limits,
-            started: Instant::now(),
+            parser: sse::Parser::with_max_event_size(limits.max_event_size),
+            body: Body::new(body, limits),
         }
     }
 
     pub(crate) fn next(&mut self) -> Result<Next<'_>, Error> {
-        // Idle time is time spent waiting for the server: it starts when the caller asks for
-        // the next event, so the caller's own time (its callback) does not count.
-        let idle = self
-            .limits
-            .idle
-            .map(|d| (Instant::now() + d, Timeout::StreamIdle));
-        let total = self
-            .limits
-            .total
-            .map(|d| (self.started + d, Timeout::StreamTotal));
-        let deadline = match (idle, total) {
-            (Some(i), Some(t)) => Some(if t.0 < i.0 { t } else { i }),
-            (i, t) => i.or(t),
-        };
-        self.reader.get_mut().set_deadline(deadline);
-        match self.reader.next_event() {
-            Ok(Some(_)) => {
-                // Re-borrow: the event is read again through the parser so
-                // the borrow checker sees one borrow per path.
-                Ok(Next::Event(self.reader.parser().event()))
-            }
-            Ok(None) => Ok(self.end(None)),
-            Err(sse::ReadError::Parse(e)) => Err(Error::event_too_large(e)),
-            Err(sse::ReadError::Io(io)) => {
-                // `StreamBody` sends its typed error inside the `io::Error`.
-                let typed = io
-                    .downcast::<Error>()
-                    .unwrap_or_else(|io| Error::io("reading the stream failed").with_source(io));
-                match typed.kind() {
-                    // The peer closed or reset the connection mid-body: the
-                    // stream ended, and the layer above decides whether what
-                    // arrived is complete.
-                    ErrorKind::Connect | ErrorKind::Io => {
-                        self.reader.parser_mut().finish();
-                        Ok(self.end(Some(typed)))
+        self.body.wait_for_event();
+        loop {
+            match self.body.fill()? {
+                Fill::Bytes(bytes) => {
+                    let (status, consumed) =
+                        self.parser.feed(bytes).map_err(Error::event_too_large)?;
+                    self.body.consume(consumed);
+                    if status == sse::Status::Event {
+                        return Ok(Next::Event(self.parser.event()));
                     }
-                    _ => Err(typed),
+                }
+                Fill::End { cause } => {
+                    self.parser.finish();
+                    let discarded = self.parser.discarded();
+                    return Ok(Next::End {
+                        done_line: discarded.is_some_and(|e| e.data() == DONE),
+                        discarded: discarded.is_some(),
+                        cause,
+                    });
                 }
             }
-        }
-    }
-
-    fn end(&self, cause: Option<Error>) -> Next<'_> {
-        let discarded = self.reader.parser().discarded();
-        Next::End {
-            done_line: discarded.is_some_and(|e| e.data() == DONE),
-            discarded: discarded.is_some(),
-            cause,
         }
     }
 
     /// The event the parser discarded at the end of the body (complete lines without their
     /// blank line), if any.
     pub(crate) fn discarded(&self) -> Option<sse::Event<'_>> {
-        self.reader.parser().discarded()
+        self.parser.discarded()
     }
 
     /// Reads the rest of the body (bounded) so the connection is reused.
     pub(crate) fn drain(self) {
-        self.reader
-            .into_inner()
-            .drain(DRAIN_MAX_BYTES, DRAIN_MAX_TIME);
+        self.body.drain();
     }
 }
 
@@ -181,7 +239,7 @@ pub(crate) fn raw_events(
                     // The same leniency as for chat streams: a server that closes right after
                     // `data: [DONE]`, without its blank line, ended the stream on purpose. The
                     // caller still sees the `[DONE]` event.
-                    if let Some(done) = events.reader.parser().discarded() {
+                    if let Some(done) = events.parser.discarded() {
                         let _ = on_event(done);
                     }
                     return Ok(());
@@ -215,18 +273,22 @@ fn truncated(what: &str, cause: Option<Error>) -> Error {
 /// yielded once as `Some(Err(e))` with [`Error::partial`] holding the
 /// completion so far; the iterator then ends. Dropping the stream before
 /// its end closes the connection.
+///
+/// The stream's rules are a [`ChatDecoder`]'s; this adds the connection: the
+/// deadlines between events, draining the body after `[DONE]` so the
+/// connection is reused, and closing it on failure.
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub struct ChatStream {
-    events: Option<Events>,
-    accumulator: Accumulator,
+    /// `None` once the stream has ended (closed, drained or failed).
+    body: Option<Body>,
+    decoder: ChatDecoder,
     info: ResponseInfo,
-    /// Set by `ClientBuilder::split_think_tags`.
-    think: Option<ThinkSplitter>,
 }
 
 impl std::fmt::Debug for ChatStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatStream")
-            .field("finished", &self.events.is_none())
+            .field("finished", &self.body.is_none())
             .field("status", &self.info.status())
             .finish_non_exhaustive()
     }
@@ -235,26 +297,19 @@ impl std::fmt::Debug for ChatStream {
 impl ChatStream {
     pub(crate) fn new(response: Response, limits: StreamLimits) -> Self {
         let (info, body) = response.into_stream();
+        let mut decoder = ChatDecoder::with_max_event_size(limits.max_event_size);
+        decoder.set_response_info(info.clone());
         Self {
-            events: Some(Events::new(body, limits)),
-            accumulator: Accumulator::new(),
+            body: Some(Body::new(body, limits)),
+            decoder,
             info,
-            think: None,
         }
     }
 
     /// Moves `<think>…</think>` from content to reasoning in every chunk.
     pub(crate) fn split_think_tags(mut self) -> Self {
-        self.think = Some(ThinkSplitter::new());
+        self.decoder = std::mem::take(&mut self.decoder).split_think_tags();
         self
-    }
-
-    /// The text the think splitter still holds at the successful end of the stream, as a
-    /// last chunk (already accumulated).
-    fn think_rest(&mut self) -> Option<ChatChunk> {
-        let rest = self.think.as_mut()?.finish()?;
-        self.accumulator.push(&rest);
-        Some(rest)
     }
 
     /// The response's status and headers (request id, rate limits).
@@ -264,104 +319,58 @@ impl ChatStream {
 
     /// What has been accumulated so far.
     pub fn completion(&self) -> ChatCompletion {
-        let mut c = self.accumulator.completion();
-        c.response = Some(self.info.clone());
-        c
+        self.decoder.completion()
     }
 
     /// Everything accumulated, as one completion.
     pub fn into_completion(self) -> ChatCompletion {
-        let mut c = self.accumulator.into_completion();
-        c.response = Some(self.info);
-        c
+        self.decoder.into_completion()
     }
 
+    /// The next chunk: bytes from the body into the decoder, one event at a time, each wait
+    /// for an event under the stream's deadlines.
     fn step(&mut self) -> Result<Option<ChatChunk>, Error> {
+        let Some(body) = self.body.as_mut() else {
+            return Ok(None);
+        };
+        body.wait_for_event();
         loop {
-            let Some(events) = self.events.as_mut() else {
-                return Ok(None);
-            };
-            let mut chunk = match events.next()? {
-                Next::Event(event) => {
-                    let data = event.data();
-                    // OpenAI's end-of-stream marker (not part of SSE).
-                    if data == DONE {
-                        if let Some(events) = self.events.take() {
-                            events.drain();
-                        }
-                        return Ok(self.think_rest());
-                    }
-                    if event.event_type() == "error" {
-                        let fields = chat::parse_error_event(data);
-                        return Err(stream_api_error(&self.info, data, fields));
-                    }
-                    if data.trim().is_empty() {
-                        continue;
-                    }
-                    match chat::parse_stream_data(data)? {
-                        StreamData::Chunk(chunk) => chunk,
-                        StreamData::Error { error, chunk } => {
-                            // Keep whatever the chunk carried besides the error.
-                            if let Some(chunk) = chunk {
-                                self.accumulator.push(&chunk);
-                            }
-                            return Err(stream_api_error(&self.info, data, Some(error)));
-                        }
-                    }
-                }
-                Next::End {
-                    done_line, cause, ..
-                } => {
-                    self.events = None;
-                    if done_line || self.accumulator.all_choices_finished() {
-                        return Ok(self.think_rest());
-                    }
-                    let what = if self.accumulator.is_empty() {
-                        "the stream ended before any chunk arrived"
-                    } else {
-                        "the stream ended before [DONE] while a choice was unfinished"
-                    };
-                    return Err(truncated(what, cause));
+            let (decoded, consumed) = match body.fill()? {
+                Fill::Bytes(bytes) => self.decoder.decode(bytes)?,
+                Fill::End { cause } => {
+                    self.body = None;
+                    // What a think splitter still held comes back as a last chunk.
+                    return self.decoder.end(cause);
                 }
             };
-            if let Some(think) = &mut self.think {
-                think.split(&mut chunk);
+            body.consume(consumed);
+            match decoded {
+                Decoded::Chunk(chunk) => return Ok(Some(chunk)),
+                // An event all the same: the idle limit starts again.
+                Decoded::Skipped => body.wait_for_event(),
+                Decoded::NeedMoreInput => {}
+                Decoded::Done => {
+                    if let Some(body) = self.body.take() {
+                        body.drain();
+                    }
+                    return Ok(None);
+                }
             }
-            self.accumulator.push(&chunk);
-            // Azure's leading prompt-filter chunk carries nothing a caller
-            // streams; it still went through the accumulator.
-            if chunk.choices.is_empty() && chunk.usage.is_none() {
-                continue;
-            }
-            return Ok(Some(chunk));
         }
     }
-}
-
-/// An error that arrived inside the stream (`event: error`, or a `data`
-/// payload with an `error` object), from the fields parsed out of `data`.
-fn stream_api_error(info: &ResponseInfo, data: &str, fields: Option<ApiErrorFields>) -> Error {
-    let api = ApiError::new(
-        info.status(),
-        info.request_id(),
-        data.to_owned(),
-        fields,
-        true,
-    );
-    Error::api_error(api)
 }
 
 impl Iterator for ChatStream {
     type Item = Result<ChatChunk, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.events.as_ref()?;
+        self.body.as_ref()?;
         match self.step() {
             Ok(Some(chunk)) => Some(Ok(chunk)),
             Ok(None) => None,
             Err(e) => {
                 // Closing the connection: a failed stream is never drained.
-                self.events = None;
+                self.body = None;
                 Some(Err(e.with_partial(self.completion())))
             }
         }

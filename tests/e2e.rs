@@ -21,6 +21,9 @@
 //! `logit_bias {"5": 100}` (`<tool_call>`) with tools gives exactly one tool
 //! call, and without a bias every generation runs into `max_tokens`.
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

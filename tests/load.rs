@@ -17,6 +17,9 @@
 //! Every test here measures the whole process (RSS, open descriptors), and the test server
 //! runs in the same process, so the tests take a lock and run one at a time.
 
+// The client is what these tests exercise; the core alone has its own tests.
+#![cfg(feature = "client")]
+
 mod support;
 
 use std::ops::ControlFlow;

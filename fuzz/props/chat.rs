@@ -8,8 +8,10 @@
 //! `to_json` unchanged. The decoded chunks go through an [`Accumulator`], whose result is
 //! checked field by field against an independent reading of its documented rules.
 //!
-//! [`expected_stream`] is a reference model of what `ChatStream` (`Client::chat_chunks`) must
-//! yield for a stream; the `chat_http` target compares the real client against it.
+//! [`expected_stream`] is a reference model of what a chat stream driver must yield for a
+//! stream. Every stream is also fed to the sans-IO [`ChatDecoder`] in several splits and
+//! compared with the model ([`check_decoder`]); the `chat_http` target compares the blocking
+//! client (`Client::chat_chunks`, a driver over the same decoder) against it.
 
 #![allow(dead_code)] // each includer uses part of it
 
@@ -17,8 +19,8 @@ use std::collections::BTreeMap;
 
 use chatstream::sse::{Parser, Status};
 use chatstream::{
-    Accumulator, ChatChunk, ChatCompletion, Content, ContentPart, Error, ErrorKind, Message,
-    ModelList, Role, ToolCall, Usage,
+    Accumulator, ChatChunk, ChatCompletion, ChatDecoder, Content, ContentPart, Error, ErrorKind,
+    Message, ModelList, Role, ToolCall, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -463,7 +465,7 @@ pub fn check_accumulator(chunks: &[ChatChunk]) -> ChatCompletion {
 }
 
 // ---------------------------------------------------------------------------------------
-// The reference model of `ChatStream`
+// The reference model of a chat stream
 // ---------------------------------------------------------------------------------------
 
 /// How a chat stream ends.
@@ -476,7 +478,7 @@ pub enum End {
     Err(ErrorKind),
 }
 
-/// What `ChatStream` must yield for a stream.
+/// What a chat stream driver must yield for a stream.
 #[derive(Debug, Clone)]
 pub struct Expected {
     /// The chunks yielded, in order.
@@ -496,7 +498,7 @@ fn is_stream_error(payload: &Value) -> bool {
     }
 }
 
-/// What `ChatStream` must do with these events, from its documentation: it ends at
+/// What a chat stream must give for these events, from `ChatDecoder`'s documentation: it ends at
 /// `data: [DONE]`; an `event: error` or a payload with an `error` object is an API error
 /// (a chunk around the error is still accumulated); blank data is skipped; invalid JSON or a
 /// chunk of the wrong shape is a decode error; chunks without choices and usage are
@@ -580,6 +582,7 @@ pub fn check_stream(stream: &[u8]) -> Expected {
         check_accumulator(&expected.pushed);
     }
     check_accumulator(&all);
+    check_decoder(stream, &expected);
     expected
 }
 
@@ -899,14 +902,52 @@ pub fn generate(bytes: &[u8]) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The real `ChatStream` against the model
+// The real drivers against the model
 // ---------------------------------------------------------------------------------------
 
-/// Drains a live `ChatStream` and checks it against [`expected_stream`]'s verdict: the same
-/// chunks yielded in order, the same end (success, or one error of the expected kind, after
-/// which the iterator stays ended), and the completion (or the error's partial completion)
-/// equal to what the accumulator makes of the pushed chunks.
-pub fn check_chat_stream(mut stream: chatstream::ChatStream, expected: &Expected) {
+/// Checks what a driver yielded and how it ended against [`expected_stream`]'s verdict: the
+/// same chunks in order, the same end (success, or an error of the expected kind), and the
+/// completion (or the error's partial completion) equal to what the accumulator makes of the
+/// pushed chunks. `response` (the HTTP part, which only the client fills in) is not compared.
+pub fn check_outcome(
+    yielded: &[ChatChunk],
+    result: Result<ChatCompletion, Error>,
+    expected: &Expected,
+) -> ChatCompletion {
+    assert_eq!(yielded, expected.yielded, "the chunks yielded");
+    let mut accumulator = Accumulator::new();
+    for chunk in &expected.pushed {
+        accumulator.push(chunk);
+    }
+    let wanted = accumulator.into_completion();
+    let mut got = match (expected.end, result) {
+        (End::Ok, Ok(completion)) => completion,
+        (End::Err(kind), Err(e)) => {
+            assert_eq!(e.kind(), kind, "{e:?}");
+            e.into_partial()
+                .expect("a stream error holds the partial completion")
+        }
+        (end, result) => panic!(
+            "expected {end:?}, got {:?}",
+            result.map(|c| c.content().into_owned())
+        ),
+    };
+    let response = got.response.take();
+    assert_eq!(got, wanted, "the completion");
+    got.response = response;
+    got
+}
+
+/// Drains a live chat stream (`Client::chat_chunks`) and checks it against the model (see
+/// [`check_outcome`]); a chunk never follows the error, and the iterator stays ended. The
+/// completion carries the HTTP response (status 200).
+pub fn check_chat_stream<S>(
+    mut stream: S,
+    into_completion: impl FnOnce(S) -> ChatCompletion,
+    expected: &Expected,
+) where
+    S: Iterator<Item = Result<ChatChunk, Error>>,
+{
     let mut yielded = Vec::new();
     let mut error = None;
     for item in &mut stream {
@@ -922,21 +963,39 @@ pub fn check_chat_stream(mut stream: chatstream::ChatStream, expected: &Expected
         }
     }
     assert!(stream.next().is_none(), "the iterator is fused");
-    assert_eq!(yielded, expected.yielded, "the chunks yielded");
-    let mut accumulator = Accumulator::new();
-    for chunk in &expected.pushed {
-        accumulator.push(chunk);
-    }
-    let wanted = accumulator.into_completion();
-    let mut got = match (expected.end, error) {
-        (End::Ok, None) => stream.into_completion(),
-        (End::Err(kind), Some(e)) => {
-            assert_eq!(e.kind(), kind, "{e:?}");
-            e.into_partial()
-                .expect("a stream error holds the partial completion")
+    let result = error.map_or_else(|| Ok(into_completion(stream)), Err);
+    let got = check_outcome(&yielded, result, expected);
+    assert_eq!(got.response.map(|r| r.status()), Some(200));
+}
+
+/// Feeds `stream` to a [`ChatDecoder`] in the given pieces, as a transport other than the
+/// client would: the chunks its callback sees and the result of `finish` (or of the failing
+/// `feed`, which also fails every later call with the same error).
+pub fn decode_in_pieces(pieces: &[&[u8]]) -> (Vec<ChatChunk>, Result<ChatCompletion, Error>) {
+    let mut decoder = ChatDecoder::new();
+    let mut yielded = Vec::new();
+    for piece in pieces {
+        let fed = decoder.feed(piece, |chunk| {
+            yielded.push(chunk.clone());
+            std::ops::ControlFlow::Continue(())
+        });
+        if let Err(error) = fed {
+            assert!(decoder.is_done(), "a failed decoder is done");
+            let again = decoder.feed(b"data: {}\n\n", |_| panic!("a chunk after the error"));
+            let again = again.expect_err("a failed decoder stays failed");
+            assert_eq!((again.kind(), again.api()), (error.kind(), error.api()));
+            return (yielded, Err(error));
         }
-        (end, error) => panic!("expected {end:?}, got {error:?}"),
-    };
-    assert_eq!(got.response.take().map(|r| r.status()), Some(200));
-    assert_eq!(got, wanted, "the completion");
+    }
+    (yielded, decoder.finish())
+}
+
+/// The decoder against the model, fed whole, byte by byte and in a few fixed piece sizes.
+pub fn check_decoder(stream: &[u8], expected: &Expected) {
+    let mut plans: Vec<Vec<&[u8]>> = vec![vec![stream], stream.chunks(1).collect()];
+    plans.extend([2, 7, 64].map(|size| stream.chunks(size).collect()));
+    for pieces in &plans {
+        let (yielded, result) = decode_in_pieces(pieces);
+        check_outcome(&yielded, result, expected);
+    }
 }

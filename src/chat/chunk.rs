@@ -95,6 +95,28 @@ impl ChatChunk {
 
     /// Parses and decodes the data of one SSE event. Errors carry the whole text as raw text.
     ///
+    /// This reads one chunk's shape and nothing more: the rules of a stream are
+    /// [`ChatDecoder`](crate::ChatDecoder)'s. So an `error` member, which servers send in place
+    /// of a chunk or inside one, decodes like any unknown field (into `extra["error"]`), and
+    /// `[DONE]`, which is not JSON, is a decode error. For the data of a stream's events use
+    /// [`ChatDecoder::decode_event`](crate::ChatDecoder::decode_event), which turns the first
+    /// into an [`ErrorKind::Api`](crate::ErrorKind::Api) error and the second into the end of
+    /// the stream.
+    ///
+    /// ```
+    /// use chatstream::{ChatChunk, ChatDecoder, ErrorKind};
+    ///
+    /// let data = r#"{"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}}"#;
+    /// let chunk = ChatChunk::from_json_str(data)?;
+    /// assert!(chunk.choices.is_empty() && chunk.extra.contains_key("error"));
+    /// assert_eq!(ChatChunk::from_json_str("[DONE]").unwrap_err().kind(), ErrorKind::Decode);
+    ///
+    /// let mut decoder = ChatDecoder::new();
+    /// let error = decoder.decode_event("message", data).unwrap_err();
+    /// assert_eq!(error.api().map(|api| api.message.as_str()), Some("Rate limit reached"));
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.

@@ -58,6 +58,8 @@ impl ApiErrorFields {
 /// "message": ".."}` (a string `error` naming the kind, the text beside it); FastAPI's
 /// `{"detail": ".."}` and its validation errors `{"detail": [{"loc": [..], "msg": ".."}]}`.
 /// `None` for any other body, so the caller can fall back to the raw text.
+// Error response bodies reach only the client; the decoder reads stream events.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn parse_error_body(body: &str) -> Option<ApiErrorFields> {
     let value: Value = serde_json::from_str(body).ok()?;
     wrapped_error(&value).or_else(|| detail_error(&value))

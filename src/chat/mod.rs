@@ -57,6 +57,7 @@
 mod accumulate;
 mod chunk;
 mod content;
+mod decoder;
 mod error_body;
 // The decoding helpers are shared with the Responses types.
 pub(crate) mod json;
@@ -66,6 +67,7 @@ mod model;
 mod request;
 mod response;
 mod role;
+#[cfg(feature = "client")]
 mod stream_options;
 mod think;
 mod tool;
@@ -75,15 +77,20 @@ mod usage;
 pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
 pub use self::content::{Content, ContentPart, FileRef, ImageUrl, InputAudio};
-pub(crate) use self::error_body::{
-    ApiErrorFields, StreamData, parse_error_body, parse_error_event, parse_stream_data,
-};
+#[cfg(feature = "client")]
+pub(crate) use self::decoder::DONE;
+pub use self::decoder::{ChatDecoder, Decoded};
+pub(crate) use self::error_body::ApiErrorFields;
+#[cfg(feature = "client")]
+pub(crate) use self::error_body::parse_error_body;
+pub(crate) use self::error_body::parse_error_event;
 pub use self::logprobs::{Logprobs, TokenLogprob, TopLogprob};
 pub use self::message::Message;
 pub use self::model::{Model, ModelList};
 pub use self::request::{ChatRequest, ResponseFormat, Stop};
 pub use self::response::{ChatCompletion, Choice};
 pub use self::role::Role;
+#[cfg(feature = "client")]
 pub(crate) use self::stream_options::rejects_stream_options;
 pub use self::think::ThinkSplitter;
 pub use self::tool::{FunctionDef, Tool, ToolChoice};
@@ -288,8 +295,8 @@ mod tests {
         }
         // An error event reads a wrapped error exactly as a body does.
         let text = value.to_string();
-        let event = crate::chat::parse_error_event(&text);
-        if let Some(body) = crate::chat::parse_error_body(&text) {
+        let event = crate::chat::error_body::parse_error_event(&text);
+        if let Some(body) = crate::chat::error_body::parse_error_body(&text) {
             assert_eq!(event, Some(body), "{text}");
         }
     }
@@ -324,7 +331,7 @@ mod tests {
             let json = completion.to_json();
             let again = ChatCompletion::from_json(json.clone()).expect("a completion decodes");
             assert_eq!(again.to_json(), json, "round {round}");
-            let _ = crate::chat::parse_stream_data(&completion.to_json().to_string());
+            let _ = crate::chat::error_body::parse_stream_data(&completion.to_json().to_string());
         }
         assert!(
             decoded > 1000,

@@ -152,6 +152,7 @@ impl ResponsesDecoder {
     }
 
     /// The HTTP status and request id that API errors from the stream report.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn set_http(&mut self, status: u16, request_id: Option<&str>) {
         self.state.status = status;
         self.state.request_id = request_id.map(str::to_owned);
@@ -236,6 +237,7 @@ impl ResponsesDecoder {
     }
 
     /// The error the stream failed with, if it did.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn failure(&self) -> Option<Error> {
         match &self.state.end {
             End::Failed(error) => Some(error.duplicate()),

@@ -38,6 +38,7 @@ mod event;
 mod output;
 mod request;
 mod response;
+#[cfg(feature = "client")]
 mod stream;
 
 pub use accumulate::ResponseAccumulator;
@@ -55,4 +56,5 @@ pub use request::{
     ResponseRequest, ResponseTool, ResponseToolChoice, TextFormat, TextOptions,
 };
 pub use response::{IncompleteDetails, Response, ResponseError, ResponseUsage};
+#[cfg(feature = "client")]
 pub use stream::ResponseStream;

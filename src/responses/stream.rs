@@ -5,7 +5,8 @@ use super::decoder::ResponsesDecoder;
 use super::event::ResponseEvent;
 use super::response::Response;
 use crate::error::Error;
-use crate::http::{self, ResponseInfo};
+use crate::http;
+use crate::response_info::ResponseInfo;
 use crate::stream::{Events, Next, StreamLimits};
 
 /// A live Responses API stream: an iterator over its events that also rebuilds the response.

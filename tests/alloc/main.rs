@@ -1,5 +1,6 @@
 //! Zero allocations in steady state: after one warm-up pass, parsing a stream again allocates
-//! nothing, whether fed directly, with invalid UTF-8 (the lossy path), or through `EventReader`.
+//! nothing, whether fed directly, with invalid UTF-8 (the lossy path), or through `EventReader`;
+//! and `ChatDecoder` allocates nothing beyond what decoding and accumulating the chunks takes.
 //!
 //! This is its own test binary because it installs a counting `#[global_allocator]`
 //! (`counting_allocator.rs`, shared with `bench/compare`).
@@ -12,6 +13,7 @@ use std::io::{self, Read};
 use std::ops::ControlFlow;
 
 use chatstream::sse::{Eof, EventReader, Parser, Status};
+use chatstream::{Accumulator, ChatChunk, ChatDecoder};
 use counting_allocator::{CountingAllocator, count_allocations};
 
 #[global_allocator]
@@ -148,6 +150,67 @@ fn steady_state_parsing_allocates_nothing() {
             if count != 0 {
                 failures.push(format!(
                     "{name}: EventReader, reads of {chunk} bytes: {count}"
+                ));
+            }
+        }
+    }
+
+    // ChatDecoder: an event that gives no chunk (a comment, blank data, `[DONE]`) allocates
+    // nothing once the decoder is warm, and a chat stream costs exactly what decoding and
+    // accumulating its chunks costs.
+    let idle = b": ping\n\ndata:\n\ndata: \n\n".repeat(100);
+    let mut decoder = ChatDecoder::new();
+    let warm = decoder.feed(&idle, |_| ControlFlow::Continue(()));
+    assert_eq!(warm.ok(), Some(ControlFlow::Continue(())));
+    decoder.reset();
+    let count = allocations_during(|| {
+        for piece in idle.chunks(7) {
+            let fed = decoder.feed(piece, |_| ControlFlow::Break(()));
+            assert!(
+                matches!(fed, Ok(ControlFlow::Continue(()))),
+                "nothing handed on"
+            );
+        }
+        let fed = decoder.feed(b"data: [DONE]\n\n", |_| ControlFlow::Break(()));
+        assert!(fed.is_ok() && decoder.is_done(), "[DONE] ends the stream");
+    });
+    if count != 0 {
+        failures.push(format!(
+            "ChatDecoder: comments, blank data and [DONE]: {count}"
+        ));
+    }
+    for (name, input) in &STREAMS[..3] {
+        let expected = expected_data(input);
+        let reference = allocations_during(|| {
+            let mut accumulator = Accumulator::new();
+            for data in expected.iter().filter(|d| !d.trim().is_empty()) {
+                if data == "[DONE]" {
+                    break;
+                }
+                let chunk = ChatChunk::from_json_str(data).expect("a chunk");
+                accumulator.push(&chunk);
+            }
+        });
+        // One warm-up pass grows the parser's buffers to this stream's events.
+        decoder.reset();
+        let warm = decoder.feed(input, |_| ControlFlow::Continue(()));
+        assert!(
+            warm.is_ok() && decoder.is_done(),
+            "{name}: a complete chat stream"
+        );
+        for chunk in [1, 64, input.len()] {
+            decoder.reset();
+            let count = allocations_during(|| {
+                for piece in input.chunks(chunk) {
+                    let fed = decoder.feed(piece, |_| ControlFlow::Continue(()));
+                    assert!(fed.is_ok(), "a chat stream");
+                }
+                assert!(decoder.is_done(), "[DONE] came");
+            });
+            if count != reference {
+                failures.push(format!(
+                    "{name}: ChatDecoder in pieces of {chunk} bytes: {count} allocations, \
+                     decoding and accumulating the chunks takes {reference}"
                 ));
             }
         }

@@ -13,18 +13,27 @@ mod support;
 // The fuzz properties are owned by `fuzz/`; the tests include them, never the other way round.
 #[path = "../../fuzz/props/chat.rs"]
 mod chat_props;
+#[cfg(feature = "client")]
 #[path = "../../fuzz/props/responses.rs"]
 mod responses_props;
 #[path = "../../fuzz/props/sse.rs"]
 mod sse_props;
 
+mod decoder;
+#[cfg(feature = "client")]
 mod faults;
+#[cfg(feature = "client")]
 mod http;
+#[cfg(feature = "client")]
 mod quirks;
 mod regressions;
+#[cfg(feature = "client")]
 mod responses;
+#[cfg(feature = "client")]
 mod security;
+#[cfg(feature = "client")]
 mod server_selftest;
 mod sse;
+#[cfg(feature = "client")]
 mod stream;
 mod tls;

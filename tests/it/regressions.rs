@@ -6,8 +6,9 @@
 //!   fails if that directory is missing or holds no `.sse`, so it cannot pass by finding nothing;
 //! - the minimised fuzz corpora kept in `fuzz/seeds/<target>/`, each file through its target's
 //!   properties;
-//! - every SSE fixture and `examples/replay.sse` through the chat-layer properties, and through
-//!   the real `Client::chat_chunks` over loopback against the reference model of `ChatStream`;
+//! - every SSE fixture and `examples/replay.sse` through the chat-layer properties (which feed
+//!   every stream to `ChatDecoder` in several splits against the reference model of a chat
+//!   stream), and through the real `Client::chat_chunks` over loopback against the same model;
 //! - a few hundred generated chat streams (the `chat_stream` target's generator mode with
 //!   seeded inputs), so the properties run on fresh inputs in every CI run.
 
@@ -16,11 +17,9 @@ use crate::support;
 use crate::{chat_props, sse_props};
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use chat_props::End;
-use chatstream::{ChatRequest, Client, ErrorKind, Message};
-use support::TestServer;
+use chatstream::ErrorKind;
 use support::fixture::{self, repo_path};
 use support::rng::SplitMix64;
 
@@ -138,8 +137,13 @@ fn model_verdicts_on_recorded_streams() {
 
 /// Every fixture served over loopback to `Client::chat_chunks`: the real stream driver agrees
 /// with the reference model (chunks yielded, end, completion or partial completion).
+#[cfg(feature = "client")]
 #[test]
 fn client_agrees_with_the_model_over_loopback() {
+    use chatstream::{ChatRequest, Client, Message};
+    use std::sync::{Arc, Mutex};
+    use support::TestServer;
+
     let body: Arc<Mutex<Vec<u8>>> = Arc::default();
     let served = body.clone();
     let server = TestServer::start(move |_request, r| {
@@ -166,7 +170,11 @@ fn client_agrees_with_the_model_over_loopback() {
         body.lock().unwrap().clone_from(bytes);
         let stream = client.chat_chunks(&request).expect("the stream starts");
         replay(Path::new(name), || {
-            chat_props::check_chat_stream(stream, &expected);
+            chat_props::check_chat_stream(
+                stream,
+                chatstream::ChatStream::into_completion,
+                &expected,
+            );
         });
     }
 }
