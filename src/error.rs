@@ -51,6 +51,9 @@ pub enum ErrorKind {
     EventTooLarge,
     /// Another I/O error while the response body was being read.
     Io,
+    /// The call's [`CancellationToken`](crate::CancellationToken) was
+    /// cancelled. [`Error::partial`] holds what a stream had delivered.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Truncated => "stream truncated",
             ErrorKind::EventTooLarge => "event too large",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 }
@@ -89,6 +93,9 @@ pub enum Timeout {
     Request,
     /// No stream event arrived within the idle limit (comments do not count).
     StreamIdle,
+    /// The stream's first event did not arrive within its limit, counted
+    /// from when the request was sent.
+    StreamFirstEvent,
     /// The optional total limit of a stream.
     StreamTotal,
 }
@@ -100,6 +107,7 @@ impl fmt::Display for Timeout {
             Timeout::ResponseHeaders => "timeout waiting for response headers",
             Timeout::Request => "request timeout",
             Timeout::StreamIdle => "stream idle timeout (no event received)",
+            Timeout::StreamFirstEvent => "stream first-event timeout (no event received)",
             Timeout::StreamTotal => "stream total timeout",
         })
     }
@@ -199,6 +207,11 @@ impl Error {
         let mut e = Error::new(ErrorKind::Timeout, which.to_string());
         e.inner.timeout = Some(which);
         e
+    }
+
+    /// A call stopped by its cancellation token.
+    pub(crate) fn cancelled() -> Self {
+        Error::new(ErrorKind::Cancelled, String::new())
     }
 
     pub(crate) fn api_error(api: ApiError) -> Self {

@@ -163,11 +163,13 @@
 pub mod chat;
 pub mod sse;
 
+mod cancel;
 mod client;
 mod error;
 mod http;
 mod stream;
 
+pub use cancel::CancellationToken;
 pub use chat::*;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorKind, Timeout};

@@ -1067,6 +1067,10 @@ mod tests {
 /// The stream limits a client applies to every event stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StreamLimits {
+    /// Longest wait for the first event, from when the request was sent
+    /// (comments do not count); when not set (`None`), the idle limit
+    /// applies to the first event as to every other.
+    pub first_event: Option<Option<Duration>>,
     /// Longest gap between two events (comments do not count).
     pub idle: Option<Duration>,
     /// Longest a whole stream may take, from its response headers on.
@@ -1110,11 +1114,18 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
     }
 }
 
-/// SSE events from a response body, with the idle and total deadlines.
+/// SSE events from a response body, with the first-event, idle and total
+/// deadlines.
 struct Events {
     reader: EventReader<StreamBody>,
     limits: StreamLimits,
+    /// When the request was sent.
+    sent_at: Instant,
+    /// When the response headers arrived.
     started: Instant,
+    /// Whether an event has arrived: until then the first-event limit
+    /// applies instead of the idle limit.
+    seen_event: bool,
 }
 
 /// What [`Events::next`] found.
@@ -1132,22 +1143,42 @@ enum Next<'a> {
 }
 
 impl Events {
-    fn new(body: StreamBody, limits: StreamLimits) -> Events {
+    fn new(response: Response, limits: StreamLimits) -> (ResponseInfo, Events) {
+        let sent_at = response.sent_at;
+        let (info, body) = response.into_stream();
         let parser = sse::Parser::with_max_event_size(limits.max_event_size);
-        Events {
+        let events = Events {
             reader: EventReader::with_capacity(16 * 1024, body, parser),
             limits,
+            sent_at,
             started: Instant::now(),
-        }
+            seen_event: false,
+        };
+        (info, events)
+    }
+
+    fn is_cancelled(&mut self) -> bool {
+        self.reader.get_mut().is_cancelled()
     }
 
     fn next(&mut self) -> Result<Next<'_>, Error> {
+        // Events the reader already holds are not handed out once cancelled.
+        if self.is_cancelled() {
+            return Err(Error::cancelled());
+        }
         // Idle time is time spent waiting for the server: it starts when the caller asks for
-        // the next event, so the caller's own time (its callback) does not count.
-        let idle = self
-            .limits
-            .idle
-            .map(|d| (Instant::now() + d, Timeout::StreamIdle));
+        // the next event, so the caller's own time (its callback) does not count. The first
+        // event has its own limit, counted from the request, since a server may think long
+        // before it and never pause long after.
+        let idle = match self.limits.first_event {
+            Some(first) if !self.seen_event => {
+                first.map(|d| (self.sent_at + d, Timeout::StreamFirstEvent))
+            }
+            _ => self
+                .limits
+                .idle
+                .map(|d| (Instant::now() + d, Timeout::StreamIdle)),
+        };
         let total = self
             .limits
             .total
@@ -1159,6 +1190,7 @@ impl Events {
         self.reader.get_mut().set_deadline(deadline);
         match self.reader.next_event() {
             Ok(Some(_)) => {
+                self.seen_event = true;
                 // Re-borrow: the event is read again through the parser so
                 // the borrow checker sees one borrow per path.
                 Ok(Next::Event(self.reader.parser().event()))
@@ -1208,8 +1240,7 @@ pub(crate) fn raw_events(
     limits: StreamLimits,
     mut on_event: impl FnMut(sse::Event<'_>) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    let (_, body) = response.into_stream();
-    let mut events = Events::new(body, limits);
+    let (_, mut events) = Events::new(response, limits);
     loop {
         match events.next()? {
             Next::Event(event) => {
@@ -1264,6 +1295,8 @@ pub struct ChatStream {
     events: Option<Events>,
     accumulator: Accumulator,
     info: ResponseInfo,
+    /// The first item, read ahead by [`ChatStream::first_event_error`].
+    pending: Option<Option<Result<ChatChunk, Error>>>,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -1277,12 +1310,30 @@ impl std::fmt::Debug for ChatStream {
 
 impl ChatStream {
     pub(crate) fn new(response: Response, limits: StreamLimits) -> ChatStream {
-        let (info, body) = response.into_stream();
+        let (info, events) = Events::new(response, limits);
         ChatStream {
-            events: Some(Events::new(body, limits)),
+            events: Some(events),
             accumulator: Accumulator::new(),
             info,
+            pending: None,
         }
+    }
+
+    /// Reads ahead to the first chunk (which the iterator still yields
+    /// first). When the stream failed before it with an error the server sent
+    /// in the stream, returns a copy of that error, for the retry rules: the
+    /// caller has seen nothing yet, so the request may be sent again.
+    pub(crate) fn first_event_error(&mut self) -> Option<Error> {
+        let first = self.next();
+        let failed = match &first {
+            Some(Err(e)) => e
+                .api()
+                .filter(|api| api.in_stream)
+                .map(|api| Error::api_error(api.clone())),
+            _ => None,
+        };
+        self.pending = Some(first);
+        failed
     }
 
     /// The response's status and headers (request id, rate limits).
@@ -1372,16 +1423,24 @@ impl Iterator for ChatStream {
     type Item = Result<ChatChunk, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.events.as_ref()?;
-        match self.step() {
-            Ok(Some(chunk)) => Some(Ok(chunk)),
-            Ok(None) => None,
-            Err(e) => {
-                // Closing the connection: a failed stream is never drained.
-                self.events = None;
-                Some(Err(e.with_partial(self.completion())))
+        let error = match self.pending.take() {
+            // A chunk read ahead is not handed out once cancelled.
+            Some(Some(Ok(_))) if self.events.as_mut().is_some_and(Events::is_cancelled) => {
+                Error::cancelled()
             }
-        }
+            Some(first) => return first,
+            None => {
+                self.events.as_ref()?;
+                match self.step() {
+                    Ok(Some(chunk)) => return Some(Ok(chunk)),
+                    Ok(None) => return None,
+                    Err(e) => e,
+                }
+            }
+        };
+        // Closing the connection: a failed stream is never drained.
+        self.events = None;
+        Some(Err(error.with_partial(self.completion())))
     }
 }
 
