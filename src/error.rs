@@ -13,6 +13,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::chat::ChatCompletion;
+use crate::http::ResponseInfo;
+use crate::sse;
 
 /// What went wrong, coarsely; see [`Error::kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,87 +158,188 @@ pub struct ApiError {
 /// println!("{err}");
 /// ```
 pub struct Error {
-    inner: Box<Inner>,
+    inner: Box<ErrorImpl>,
 }
 
-struct Inner {
-    kind: ErrorKind,
-    message: String,
-    timeout: Option<Timeout>,
-    api: Option<ApiError>,
-    location: Option<String>,
-    raw: Option<String>,
+struct ErrorImpl {
+    detail: Detail,
+    /// A server-suggested delay before a retry (`retry-after-ms`, `Retry-After`).
     retry_after: Option<Duration>,
     /// The server's `x-should-retry` header, which overrides every other rule.
     should_retry: Option<bool>,
     partial: Option<ChatCompletion>,
+    /// The status and headers of the response that carried an API error.
+    response: Option<ResponseInfo>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
-impl Error {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            inner: Box::new(Inner {
-                kind,
-                message: message.into(),
-                timeout: None,
-                api: None,
+/// What exactly went wrong: one variant per situation, holding what that
+/// situation has and nothing else, so the details cannot disagree with the
+/// [`ErrorKind`] (which is derived from the variant).
+enum Detail {
+    Config(String),
+    Connect(String),
+    Tls(String),
+    Timeout(Timeout),
+    Api(ApiError),
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    Protocol(String),
+    /// A stream request answered with another media type; its body is kept.
+    NotAnEventStream {
+        media_type: String,
+        body: String,
+    },
+    Decode {
+        message: String,
+        raw: Option<String>,
+    },
+    Truncated(String),
+    EventTooLarge {
+        limit: usize,
+    },
+    Io(String),
+    Cancelled,
+}
+
+impl Detail {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Detail::Config(_) => ErrorKind::Config,
+            Detail::Connect(_) => ErrorKind::Connect,
+            Detail::Tls(_) => ErrorKind::Tls,
+            Detail::Timeout(_) => ErrorKind::Timeout,
+            Detail::Api(_) => ErrorKind::Api,
+            Detail::Redirect { .. } => ErrorKind::Redirect,
+            Detail::Protocol(_) | Detail::NotAnEventStream { .. } => ErrorKind::Protocol,
+            Detail::Decode { .. } => ErrorKind::Decode,
+            Detail::Truncated(_) => ErrorKind::Truncated,
+            Detail::EventTooLarge { .. } => ErrorKind::EventTooLarge,
+            Detail::Io(_) => ErrorKind::Io,
+            Detail::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+
+    /// What `Display` writes after the kind: `": "` and the message, or
+    /// nothing when there is none (an API error is shown on its own terms).
+    fn write_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Detail::Config(m)
+            | Detail::Connect(m)
+            | Detail::Tls(m)
+            | Detail::Protocol(m)
+            | Detail::Decode { message: m, .. }
+            | Detail::Truncated(m)
+            | Detail::Io(m) => {
+                if m.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, ": {m}")
+                }
+            }
+            Detail::Timeout(which) => write!(f, ": {which}"),
+            Detail::Api(_) | Detail::Cancelled => Ok(()),
+            Detail::Redirect {
+                status,
+                location: Some(l),
+            } => write!(f, ": server answered {status} redirecting to {l}"),
+            Detail::Redirect {
+                status,
                 location: None,
-                raw: None,
+            } => write!(f, ": server answered {status} without a Location header"),
+            Detail::NotAnEventStream { media_type, .. } => write!(
+                f,
+                ": expected an event stream (text/event-stream), got `{media_type}`"
+            ),
+            Detail::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
+        }
+    }
+}
+
+impl Error {
+    fn from_detail(detail: Detail) -> Error {
+        Error {
+            inner: Box::new(ErrorImpl {
+                detail,
                 retry_after: None,
                 should_retry: None,
                 partial: None,
+                response: None,
                 source: None,
             }),
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Config, message)
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Config(message.into()))
+    }
+
+    pub(crate) fn connect(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Connect(message.into()))
+    }
+
+    pub(crate) fn tls(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Tls(message.into()))
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Protocol(message.into()))
+    }
+
+    pub(crate) fn truncated(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Truncated(message.into()))
+    }
+
+    pub(crate) fn io(message: impl Into<String>) -> Error {
+        Error::from_detail(Detail::Io(message.into()))
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
     /// text when known.
-    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Self {
-        let mut e = Error::new(ErrorKind::Decode, message);
-        e.inner.raw = raw;
-        e
+    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Error {
+        Error::from_detail(Detail::Decode {
+            message: message.into(),
+            raw,
+        })
     }
 
-    pub(crate) fn timeout_of(which: Timeout) -> Self {
-        let mut e = Error::new(ErrorKind::Timeout, which.to_string());
-        e.inner.timeout = Some(which);
-        e
+    pub(crate) fn timeout_of(which: Timeout) -> Error {
+        Error::from_detail(Detail::Timeout(which))
     }
 
     /// A call stopped by its cancellation token.
-    pub(crate) fn cancelled() -> Self {
-        Error::new(ErrorKind::Cancelled, String::new())
+    pub(crate) fn cancelled() -> Error {
+        Error::from_detail(Detail::Cancelled)
     }
 
-    pub(crate) fn api_error(api: ApiError) -> Self {
-        let mut e = Error::new(ErrorKind::Api, String::new());
-        e.inner.api = Some(api);
-        e
+    pub(crate) fn api_error(api: ApiError) -> Error {
+        Error::from_detail(Detail::Api(api))
     }
 
-    pub(crate) fn redirect(status: u16, location: Option<String>) -> Self {
-        let message = match &location {
-            Some(l) => format!("server answered {status} redirecting to {l}"),
-            None => format!("server answered {status} without a Location header"),
-        };
-        let mut e = Error::new(ErrorKind::Redirect, message);
-        e.inner.location = location;
-        e
+    pub(crate) fn redirect(status: u16, location: Option<String>) -> Error {
+        Error::from_detail(Detail::Redirect { status, location })
     }
 
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+    /// A stream request answered with `media_type` instead of an event
+    /// stream; `body` is what the server sent instead.
+    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Error {
+        Error::from_detail(Detail::NotAnEventStream {
+            media_type: media_type.into(),
+            body,
+        })
+    }
+
+    /// The parser's limit on one event was exceeded; the parser's error
+    /// stays reachable as the source.
+    pub(crate) fn event_too_large(e: sse::Error) -> Error {
+        let sse::Error::EventTooLarge { limit } = e;
+        Error::from_detail(Detail::EventTooLarge { limit }).with_source(e)
+    }
+
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Error {
         self.inner.source = Some(Box::new(source));
-        self
-    }
-
-    pub(crate) fn with_raw(mut self, raw: impl Into<String>) -> Self {
-        self.inner.raw = Some(raw.into());
         self
     }
 
@@ -244,13 +347,19 @@ impl Error {
         mut self,
         delay: Option<Duration>,
         should_retry: Option<bool>,
-    ) -> Self {
+    ) -> Error {
         self.inner.retry_after = delay;
         self.inner.should_retry = should_retry;
         self
     }
 
-    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Self {
+    /// Keeps the response that carried this (API) error.
+    pub(crate) fn with_response(mut self, info: ResponseInfo) -> Error {
+        self.inner.response = Some(info);
+        self
+    }
+
+    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Error {
         self.inner.partial = Some(partial);
         self
     }
@@ -265,38 +374,72 @@ impl Error {
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.inner.kind
+        self.inner.detail.kind()
     }
 
     /// Which time limit fired, for [`ErrorKind::Timeout`].
     pub fn timeout(&self) -> Option<Timeout> {
-        self.inner.timeout
+        match self.inner.detail {
+            Detail::Timeout(which) => Some(which),
+            _ => None,
+        }
     }
 
     /// The server's error details, for [`ErrorKind::Api`].
     pub fn api(&self) -> Option<&ApiError> {
-        self.inner.api.as_ref()
+        match &self.inner.detail {
+            Detail::Api(api) => Some(api),
+            _ => None,
+        }
     }
 
     /// The HTTP status of an API error, if this is one.
     pub fn status(&self) -> Option<u16> {
-        self.inner.api.as_ref().map(|a| a.status)
+        self.api().map(|a| a.status)
     }
 
     /// The `x-request-id` of the response that failed, when the server sent one.
     pub fn request_id(&self) -> Option<&str> {
-        self.inner.api.as_ref()?.request_id.as_deref()
+        self.api()?.request_id.as_deref()
+    }
+
+    /// The status and headers of the response that carried an API error
+    /// (for an error inside a stream, the stream's response): rate-limit
+    /// headers, the request id, `retry-after`; the same [`ResponseInfo`]
+    /// a success has. `None` for other kinds of error.
+    ///
+    /// ```
+    /// # fn report(err: &chatstream::Error) {
+    /// if let Some(info) = err.response_info() {
+    ///     for (name, value) in info.rate_limits() {
+    ///         eprintln!("{name}: {value}");
+    ///     }
+    ///     if let Some(wait) = info.header("retry-after") {
+    ///         eprintln!("the server asks to wait {wait} s");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn response_info(&self) -> Option<&ResponseInfo> {
+        self.inner.response.as_ref()
     }
 
     /// The `Location` of a redirect that was not followed.
     pub fn location(&self) -> Option<&str> {
-        self.inner.location.as_deref()
+        match &self.inner.detail {
+            Detail::Redirect { location, .. } => location.as_deref(),
+            _ => None,
+        }
     }
 
     /// The raw text that could not be decoded, for [`ErrorKind::Decode`]
     /// (and the body of a non-JSON response where one was kept).
     pub fn raw(&self) -> Option<&str> {
-        self.inner.raw.as_deref()
+        match &self.inner.detail {
+            Detail::Decode { raw, .. } => raw.as_deref(),
+            Detail::NotAnEventStream { body, .. } => Some(body),
+            _ => None,
+        }
     }
 
     /// Everything a stream had delivered before it failed, accumulated into
@@ -312,66 +455,90 @@ impl Error {
 
     /// True for [`ErrorKind::Timeout`].
     pub fn is_timeout(&self) -> bool {
-        self.inner.kind == ErrorKind::Timeout
+        self.kind() == ErrorKind::Timeout
     }
 
     /// True for [`ErrorKind::Api`].
     pub fn is_api(&self) -> bool {
-        self.inner.kind == ErrorKind::Api
+        self.kind() == ErrorKind::Api
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
-        if let Some(api) = &inner.api {
-            if api.in_stream {
-                write!(f, "API error in stream: {}", api.message)?;
-            } else {
-                write!(f, "API error (HTTP {}): {}", api.status, api.message)?;
-            }
-            if let Some(t) = &api.error_type {
-                write!(f, " [type {t}]")?;
-            }
-            if let Some(c) = &api.code {
-                write!(f, " [code {c}]")?;
-            }
-            if let Some(id) = &api.request_id {
-                write!(f, " [request id {id}]")?;
-            }
-            return Ok(());
+        let detail = &inner.detail;
+        if let Detail::Api(api) = detail {
+            return write_api_error(api, f);
         }
-        if inner.message.is_empty() {
-            f.write_str(inner.kind.as_str())?;
-        } else {
-            write!(f, "{}: {}", inner.kind.as_str(), inner.message)?;
-        }
-        if let Some(source) = &inner.source {
+        f.write_str(detail.kind().as_str())?;
+        detail.write_message(f)?;
+        // The parser's error behind an oversized event says what the
+        // message already says.
+        let source = inner
+            .source
+            .as_ref()
+            .filter(|_| !matches!(detail, Detail::EventTooLarge { .. }));
+        if let Some(source) = source {
             write!(f, ": {source}")?;
         }
         Ok(())
     }
 }
 
+/// One line: where the error arrived, the message, then the type, code and
+/// request id when the server gave them.
+fn write_api_error(api: &ApiError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if api.in_stream {
+        write!(f, "API error in stream: {}", api.message)?;
+    } else {
+        write!(f, "API error (HTTP {}): {}", api.status, api.message)?;
+    }
+    if let Some(t) = &api.error_type {
+        write!(f, " [type {t}]")?;
+    }
+    if let Some(c) = &api.code {
+        write!(f, " [code {c}]")?;
+    }
+    if let Some(id) = &api.request_id {
+        write!(f, " [request id {id}]")?;
+    }
+    Ok(())
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         let mut d = f.debug_struct("Error");
-        d.field("kind", &inner.kind);
-        if !inner.message.is_empty() {
-            d.field("message", &inner.message);
-        }
-        if let Some(t) = &inner.timeout {
-            d.field("timeout", t);
-        }
-        if let Some(a) = &inner.api {
-            d.field("api", a);
-        }
-        if let Some(l) = &inner.location {
-            d.field("location", l);
-        }
-        if let Some(r) = &inner.raw {
-            d.field("raw", r);
+        d.field("kind", &inner.detail.kind());
+        match &inner.detail {
+            Detail::Config(m)
+            | Detail::Connect(m)
+            | Detail::Tls(m)
+            | Detail::Protocol(m)
+            | Detail::Truncated(m)
+            | Detail::Io(m) => {
+                d.field("message", m);
+            }
+            Detail::Timeout(which) => {
+                d.field("timeout", which);
+            }
+            Detail::Api(api) => {
+                d.field("api", api);
+            }
+            Detail::Redirect { status, location } => {
+                d.field("status", status).field("location", location);
+            }
+            Detail::NotAnEventStream { media_type, body } => {
+                d.field("media_type", media_type).field("raw", body);
+            }
+            Detail::Decode { message, raw } => {
+                d.field("message", message).field("raw", raw);
+            }
+            Detail::EventTooLarge { limit } => {
+                d.field("limit", limit);
+            }
+            Detail::Cancelled => {}
         }
         if let Some(p) = &inner.partial {
             d.field("partial_content", &p.content());
@@ -396,7 +563,7 @@ impl From<Error> for std::io::Error {
     /// Lets an [`Error`] travel through `std::io` interfaces; timeouts map to
     /// [`std::io::ErrorKind::TimedOut`], truncation to `UnexpectedEof`, decode
     /// errors to `InvalidData`, everything else to `Other`.
-    fn from(e: Error) -> Self {
+    fn from(e: Error) -> std::io::Error {
         let kind = match e.kind() {
             ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
             ErrorKind::Truncated => std::io::ErrorKind::UnexpectedEof,
@@ -405,5 +572,146 @@ impl From<Error> for std::io::Error {
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(in_stream: bool) -> ApiError {
+        ApiError {
+            status: if in_stream { 200 } else { 429 },
+            message: "slow down".to_owned(),
+            error_type: Some("requests".to_owned()),
+            code: Some("rate_limit_exceeded".to_owned()),
+            param: None,
+            request_id: Some("req_1".to_owned()),
+            body: "{}".to_owned(),
+            in_stream,
+        }
+    }
+
+    #[test]
+    fn an_error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    /// Each constructor gives its kind, and only that kind's accessor answers.
+    #[test]
+    fn the_detail_decides_kind_and_accessors() {
+        let timeout = Error::timeout_of(Timeout::StreamIdle);
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
+        assert!(timeout.is_timeout() && !timeout.is_api());
+        assert_eq!(timeout.timeout(), Some(Timeout::StreamIdle));
+        assert_eq!(
+            (timeout.api(), timeout.raw(), timeout.location()),
+            (None, None, None)
+        );
+        assert_eq!(
+            timeout.to_string(),
+            "timed out: stream idle timeout (no event received)"
+        );
+
+        let err = Error::api_error(api(false));
+        assert!(err.is_api() && !err.is_timeout());
+        assert_eq!(err.api(), Some(&api(false)));
+        assert_eq!((err.status(), err.request_id()), (Some(429), Some("req_1")));
+        assert_eq!((err.timeout(), err.raw()), (None, None));
+        assert_eq!(
+            err.to_string(),
+            "API error (HTTP 429): slow down [type requests] [code rate_limit_exceeded] \
+             [request id req_1]"
+        );
+        assert_eq!(
+            Error::api_error(api(true)).to_string(),
+            "API error in stream: slow down [type requests] [code rate_limit_exceeded] \
+             [request id req_1]"
+        );
+
+        let moved = Error::redirect(301, Some("https://elsewhere/".to_owned()));
+        assert_eq!(moved.kind(), ErrorKind::Redirect);
+        assert_eq!(moved.location(), Some("https://elsewhere/"));
+        assert_eq!((moved.status(), moved.raw()), (None, None));
+        assert_eq!(
+            moved.to_string(),
+            "redirect not followed: server answered 301 redirecting to https://elsewhere/"
+        );
+        let nowhere = Error::redirect(302, None);
+        assert_eq!(nowhere.location(), None);
+        assert_eq!(
+            nowhere.to_string(),
+            "redirect not followed: server answered 302 without a Location header"
+        );
+
+        let decode = Error::decode("bad chunk", Some("{tru".to_owned()));
+        assert_eq!(
+            (decode.kind(), decode.raw()),
+            (ErrorKind::Decode, Some("{tru"))
+        );
+        assert_eq!(decode.to_string(), "decode error: bad chunk");
+
+        let page = Error::not_an_event_stream("text/html", "<html>".to_owned());
+        assert_eq!(
+            (page.kind(), page.raw()),
+            (ErrorKind::Protocol, Some("<html>"))
+        );
+        assert_eq!(
+            page.to_string(),
+            "protocol error: expected an event stream (text/event-stream), got `text/html`"
+        );
+
+        for (err, kind) in [
+            (Error::config("c"), ErrorKind::Config),
+            (Error::connect("c"), ErrorKind::Connect),
+            (Error::tls("c"), ErrorKind::Tls),
+            (Error::protocol("c"), ErrorKind::Protocol),
+            (Error::truncated("c"), ErrorKind::Truncated),
+            (Error::io("c"), ErrorKind::Io),
+        ] {
+            assert_eq!(err.kind(), kind);
+            assert_eq!(err.to_string(), format!("{kind}: c"));
+            assert_eq!((err.timeout(), err.api(), err.raw()), (None, None, None));
+        }
+        assert_eq!(Error::tls("").to_string(), "TLS error");
+    }
+
+    #[test]
+    fn the_source_follows_the_message() {
+        let cause = Error::connect("connection lost before a response");
+        let err = Error::truncated("the connection ended mid-stream").with_source(cause);
+        assert_eq!(
+            err.to_string(),
+            "stream truncated: the connection ended mid-stream: connection failed: \
+             connection lost before a response"
+        );
+        assert!(StdError::source(&err).is_some());
+    }
+
+    /// The parser's error stays the source, and the message says the limit once.
+    #[test]
+    fn event_too_large_keeps_its_source_without_repeating_it() {
+        let err = Error::event_too_large(sse::Error::EventTooLarge { limit: 8 });
+        assert_eq!(err.kind(), ErrorKind::EventTooLarge);
+        assert_eq!(err.to_string(), "event too large: the limit is 8 bytes");
+        let source = StdError::source(&err).expect("the parser's error is kept");
+        assert_eq!(
+            source.downcast_ref::<sse::Error>(),
+            Some(&sse::Error::EventTooLarge { limit: 8 })
+        );
+    }
+
+    #[test]
+    fn retry_hints_and_partial_sit_beside_the_detail() {
+        let err = Error::api_error(api(false))
+            .with_retry_hints(Some(Duration::from_secs(2)), Some(false));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+        assert_eq!(err.should_retry(), Some(false));
+        assert!(err.partial().is_none());
+        let partial = ChatCompletion::default();
+        let err = err.with_partial(partial.clone());
+        assert_eq!(err.partial(), Some(&partial));
+        assert!(err.is_api(), "a partial does not change the kind");
+        assert_eq!(err.into_partial(), Some(partial));
     }
 }

@@ -47,8 +47,10 @@ thread_local! {
 
 /// Server-suggested retry delays above this are ignored in favour of backoff.
 const MAX_SERVER_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// At most this much of an error body is kept.
-const MAX_ERROR_BODY: u64 = 1024 * 1024;
+/// At most this much of an error body (or of any other body that is read
+/// only to be reported, such as a page where an event stream was expected)
+/// is kept.
+pub(crate) const MAX_ERROR_BODY: u64 = 1024 * 1024;
 
 /// How the client picks an HTTP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +180,7 @@ pub(crate) struct Outgoing<'a> {
 
 /// A successful response whose body has not been read yet.
 pub(crate) struct Response {
-    pub(crate) info: ResponseInfo,
+    info: ResponseInfo,
     body: ureq::Body,
     /// When the request that got this response was sent, for the
     /// first-event limit.
@@ -241,7 +243,7 @@ impl Transport {
             .timeout_connect(settings.connect_timeout)
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
-        let builder = tls_settings(builder, &url, &settings)?;
+        let builder = tls_settings(builder, &settings)?;
         let connector = WatchingConnector(DefaultConnector::new());
         let agent = ureq::Agent::with_parts(
             builder.build(),
@@ -448,10 +450,9 @@ impl Transport {
         }
         let encoding = response.info.header("content-encoding").map(str::trim);
         if let Some(enc) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                format!("unexpected Content-Encoding `{enc}` (the client asks for identity)"),
-            )
+            return Err(Error::protocol(format!(
+                "unexpected Content-Encoding `{enc}` (the client asks for identity)"
+            ))
             .into());
         }
         Ok(response)
@@ -559,11 +560,10 @@ impl Response {
                 // The status line and headers did arrive, so this is not a
                 // connection failure (which says the request may not have been
                 // processed, and is retried): the body was cut short.
-                cut if cut.kind() == ErrorKind::Connect => Error::new(
-                    ErrorKind::Truncated,
-                    "the connection ended before the whole response body arrived",
-                )
-                .with_source(cut),
+                cut if cut.kind() == ErrorKind::Connect => {
+                    Error::truncated("the connection ended before the whole response body arrived")
+                        .with_source(cut)
+                }
                 other => other,
             }
         })?;
@@ -578,7 +578,6 @@ impl Response {
         let body = StreamBody {
             reader: body.into_reader(),
             deadline: None,
-            error: None,
             cancel,
         };
         (info, body)
@@ -610,6 +609,7 @@ impl Response {
         };
         Error::api_error(api_error_from_body(status, &body, &info, false))
             .with_retry_hints(retry_after, should_retry)
+            .with_response(info)
     }
 }
 
@@ -654,10 +654,13 @@ pub(crate) fn api_error_from_body(
 }
 
 /// A streaming response body whose reads stop at a deadline.
+///
+/// A failed read's [`io::Error`] carries the typed [`Error`] inside (made
+/// with `io::Error::from`), so the stream layer gets it back intact with
+/// `io::Error::downcast`.
 pub(crate) struct StreamBody {
     reader: ureq::BodyReader<'static>,
     deadline: Option<(Instant, Timeout)>,
-    error: Option<Error>,
     cancel: Option<CancellationToken>,
 }
 
@@ -665,11 +668,6 @@ impl StreamBody {
     /// From now on, a read that has waited past `at` fails with `which`.
     pub(crate) fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
         self.deadline = deadline;
-    }
-
-    /// The typed error behind the last failed read.
-    pub(crate) fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
     }
 
     /// Reads the rest of the body so the connection can go back to the
@@ -687,19 +685,12 @@ impl StreamBody {
             }
         }
     }
-}
 
-impl StreamBody {
     /// Whether the call this body belongs to was cancelled.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel
             .as_ref()
             .is_some_and(CancellationToken::is_cancelled)
-    }
-
-    fn cancelled(&mut self) -> io::Error {
-        self.error = Some(Error::cancelled());
-        io::Error::other("cancelled")
     }
 }
 
@@ -707,13 +698,12 @@ impl Read for StreamBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.is_cancelled() {
-                return Err(self.cancelled());
+                return Err(Error::cancelled().into());
             }
             // Checked before every read, not only after a quiet tick: bytes
             // that keep arriving (keep-alive comments) must not postpone it.
             if let Some((_, which)) = self.deadline.filter(|(at, _)| Instant::now() >= *at) {
-                self.error = Some(Error::timeout_of(which));
-                return Err(io::Error::new(io::ErrorKind::TimedOut, which.to_string()));
+                return Err(Error::timeout_of(which).into());
             }
             let result = {
                 let _ticking = Ticking::start();
@@ -723,7 +713,7 @@ impl Read for StreamBody {
             // Whatever the read returned: a socket shut down by `cancel` may
             // look like the end of the body.
             if self.is_cancelled() {
-                return Err(self.cancelled());
+                return Err(Error::cancelled().into());
             }
             match result {
                 Ok(n) => return Ok(n),
@@ -742,14 +732,11 @@ impl Read for StreamBody {
                                     | io::ErrorKind::BrokenPipe
                             ) =>
                         {
-                            Error::new(ErrorKind::Io, "the connection closed mid-stream")
-                                .with_source(io)
+                            Error::io("the connection closed mid-stream").with_source(io)
                         }
                         other => map_ureq_error(other, Mode::Stream),
                     };
-                    let io_err = io::Error::other(typed.to_string());
-                    self.error = Some(typed);
-                    return Err(io_err);
+                    return Err(typed.into());
                 }
             }
         }
@@ -1049,7 +1036,7 @@ fn server_retry_delay(info: &ResponseInfo) -> Option<Duration> {
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP
 /// date format senders may generate (RFC 9110, 5.6.7), into Unix seconds.
-pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
+fn parse_http_date(s: &str) -> Option<u64> {
     let rest = s.split_once(", ")?.1;
     let mut parts = rest.split(' ');
     let day: u64 = parts.next()?.parse().ok()?;
@@ -1102,23 +1089,20 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             _ if mode == Mode::Stream => Timeout::StreamTotal,
             _ => Timeout::Request,
         }),
-        U::HostNotFound => Error::new(ErrorKind::Connect, "host not found"),
-        U::ConnectionFailed => Error::new(ErrorKind::Connect, "connection failed"),
-        U::ConnectProxyFailed(m) => {
-            Error::new(ErrorKind::Connect, format!("proxy CONNECT failed: {m}"))
-        }
+        U::HostNotFound => Error::connect("host not found"),
+        U::ConnectionFailed => Error::connect("connection failed"),
+        U::ConnectProxyFailed(m) => Error::connect(format!("proxy CONNECT failed: {m}")),
         U::InvalidProxyUrl => Error::config("invalid proxy URL"),
         U::BadUri(m) => Error::config(format!("invalid URL: {m}")),
-        U::BodyExceedsLimit(n) => Error::new(
-            ErrorKind::Protocol,
-            format!("response body exceeds the {n} byte limit"),
-        ),
+        U::BodyExceedsLimit(n) => {
+            Error::protocol(format!("response body exceeds the {n} byte limit"))
+        }
         U::TlsRequired => Error::config("https is required"),
-        U::Tls(m) => Error::new(ErrorKind::Tls, m.to_string()),
+        U::Tls(m) => Error::tls(m.to_string()),
         #[cfg(feature = "tls")]
-        U::Pem(p) => Error::new(ErrorKind::Tls, "invalid PEM").with_source(p),
+        U::Pem(p) => Error::tls("invalid PEM").with_source(p),
         #[cfg(feature = "tls")]
-        U::Rustls(r) => Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(r),
+        U::Rustls(r) => Error::tls("TLS handshake failed").with_source(r),
         U::Io(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
@@ -1127,35 +1111,33 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
             | io::ErrorKind::AddrNotAvailable => {
-                Error::new(ErrorKind::Connect, "connection lost before a response").with_source(io)
+                Error::connect("connection lost before a response").with_source(io)
             }
             // rustls reports handshake and certificate failures as
             // `InvalidData` I/O errors; plain HTTP parse errors arrive as
             // `ureq::Error::Protocol` instead.
-            io::ErrorKind::InvalidData => {
-                Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(io)
-            }
+            io::ErrorKind::InvalidData => Error::tls("TLS handshake failed").with_source(io),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Error::timeout_of(Timeout::ResponseHeaders)
             }
-            _ => Error::new(ErrorKind::Io, "I/O error").with_source(io),
+            _ => Error::io("I/O error").with_source(io),
         },
-        U::Protocol(p) => Error::new(ErrorKind::Protocol, "malformed HTTP response").with_source(p),
-        U::Http(h) => Error::new(ErrorKind::Protocol, "invalid HTTP").with_source(h),
-        other => Error::new(ErrorKind::Protocol, "HTTP error").with_source(other),
+        U::Protocol(p) => Error::protocol("malformed HTTP response").with_source(p),
+        U::Http(h) => Error::protocol("invalid HTTP").with_source(h),
+        other => Error::protocol("HTTP error").with_source(other),
     }
 }
 
 /// The parts of a URL the client needs to decide things before any I/O.
-pub(crate) struct Url<'a> {
-    pub(crate) scheme: &'a str,
-    pub(crate) host: &'a str,
+struct Url<'a> {
+    scheme: &'a str,
+    host: &'a str,
 }
 
 impl Url<'_> {
     /// Loopback is decided from the URL alone, never by resolving a name:
     /// `localhost`, 127.0.0.0/8 and `[::1]`.
-    pub(crate) fn is_loopback(&self) -> bool {
+    fn is_loopback(&self) -> bool {
         if self.host.eq_ignore_ascii_case("localhost") {
             return true;
         }
@@ -1173,7 +1155,7 @@ impl Url<'_> {
     }
 }
 
-pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, Error> {
+fn parse_url(url: &str) -> Result<Url<'_>, Error> {
     let bad = || {
         Error::config(format!(
             "invalid base URL `{url}`: expected http(s)://host[:port]/path"
@@ -1255,7 +1237,6 @@ fn insecure_http_error(what: &str, host: &str) -> Error {
 #[cfg(feature = "tls")]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     use ureq::tls::{PemItem, RootCerts, TlsConfig};
@@ -1284,7 +1265,6 @@ fn tls_settings(
 #[cfg(not(feature = "tls"))]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     if s.root_certificates_pem.is_some() {

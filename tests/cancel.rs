@@ -812,3 +812,49 @@ fn cancel_latency_figures() {
     println!("all phases: max {:?}", all[all.len() - 1]);
     assert!(all[all.len() - 1] < Duration::from_millis(300));
 }
+
+// ---------------------------------------------------------------------------------------
+// Errors carry the response
+// ---------------------------------------------------------------------------------------
+
+// Proves: an API error exposes its response's status and headers (rate limits, request id,
+// retry-after), whether it came as an HTTP status or inside a stream; other errors have none.
+#[test]
+fn api_errors_carry_their_response() {
+    let server = TestServer::start(|req, r| {
+        let headers = [
+            ("x-request-id", "req_42"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("retry-after", "20"),
+        ];
+        if is_stream(req) {
+            r.start_chunked(
+                200,
+                &[&[("Content-Type", "text/event-stream")], &headers[..]].concat(),
+            );
+            r.chunk(&event(NO_QUOTA));
+            r.end_chunked();
+        } else {
+            r.json_with_headers(429, &headers, NO_QUOTA);
+        }
+    });
+    let client = builder(&server).build().unwrap();
+    for (err, status) in [
+        (client.chat(&request()).unwrap_err(), 429),
+        (stream_all(&client).unwrap_err(), 200),
+    ] {
+        let info = err.response_info().unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(info.status(), status);
+        assert_eq!(info.request_id(), Some("req_42"));
+        assert_eq!(info.header("Retry-After"), Some("20"));
+        let limits: Vec<_> = info.rate_limits().collect();
+        assert_eq!(limits, [("x-ratelimit-remaining-requests", "0")]);
+    }
+    let token = CancellationToken::new();
+    token.cancel();
+    let err = client
+        .with_cancellation(&token)
+        .chat(&request())
+        .unwrap_err();
+    assert!(err.response_info().is_none());
+}
