@@ -116,7 +116,7 @@ impl Client {
     /// [`post_json`](Self::post_json) and [`post_stream`](Self::post_stream).
     ///
     /// Once the token is cancelled, from any thread, such a call returns an
-    /// [`ErrorKind::Cancelled`] error within a fraction of a second, in
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) error within a fraction of a second, in
     /// whatever phase it is: waiting for the response, reading a stream or
     /// a body, or sleeping before a retry. Its connection is closed, so the
     /// server sees the client leave (llama.cpp and vLLM then stop

@@ -10,12 +10,22 @@
 //! on the wire, but the stream's idle limit is measured in *events* (SSE
 //! comment keep-alives must not postpone it), and a body's remaining time
 //! cannot be changed once ureq has the response. So every connection goes
-//! through [`TickTransport`], which caps each wait for input at
+//! through [`WatchedTransport`], which caps each wait for input at
 //! [`READ_TICK`] while (and only while) a [`StreamBody`] reads on that
 //! thread; on every tick the body checks the deadline the stream layer set
 //! after its last event. A timed-out ureq read leaves the body readable, so
 //! a tick costs nothing but a wake-up. The same tick bounds the drain after
 //! `[DONE]`, so a server that holds the connection open is never waited on.
+//!
+//! Cancellation does not wait for a tick. [`WatchingConnector`] keeps the
+//! shutdown handle ureq's TCP connector registers for each socket, and while
+//! a call with a [`CancellationToken`] does I/O on its thread ([`WATCHED`]),
+//! every wait of the connection (connecting's TLS handshake, sending,
+//! waiting for headers, reading a body) registers that socket with the
+//! token. `cancel` shuts the socket down, which wakes the blocked system
+//! call at once; the layer above sees the token and reports
+//! [`ErrorKind::Cancelled`]. A socket shut down this way reports itself
+//! closed, so it never goes back to the pool.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
