@@ -124,11 +124,12 @@ impl Client {
     /// what had arrived ([`Error::partial`]). A call made with an already
     /// cancelled token sends nothing.
     ///
-    /// Opening a connection is the one wait not cut short: a cancel during
-    /// the TCP connect takes effect when it completes or fails (loopback
-    /// and LAN servers connect at once; the bound is the
-    /// [connect timeout](ClientBuilder::connect_timeout)). The TLS
-    /// handshake that follows is cut short like any other wait.
+    /// Connecting is cut short too (a watched call connects on a helper
+    /// thread, which finishes alone, within the
+    /// [connect timeout](ClientBuilder::connect_timeout), after a cancel),
+    /// and so is the TLS handshake. The one wait a cancel does not shorten
+    /// is the lookup of the host's name, which ureq bounds by the connect
+    /// timeout; loopback and IP addresses need none.
     ///
     /// ```
     /// use chatstream::{CancellationToken, ChatRequest, Client, ErrorKind, Message};

@@ -254,7 +254,7 @@ impl Transport {
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
         let builder = tls_settings(builder, &settings)?;
-        let connector = WatchingConnector(DefaultConnector::new());
+        let connector = WatchingConnector(Arc::new(DefaultConnector::new()));
         let agent = ureq::Agent::with_parts(
             builder.build(),
             connector,
@@ -800,7 +800,10 @@ fn cancelled_io() -> ureq::Error {
 /// connection wrapped in a [`WatchedTransport`] that holds a handle to shut
 /// its socket down.
 #[derive(Debug)]
-struct WatchingConnector(DefaultConnector);
+struct WatchingConnector(Arc<DefaultConnector>);
+
+/// What a connection attempt on another thread hands back.
+type Connected = Result<Option<Box<dyn UreqTransport>>, ureq::Error>;
 
 impl Connector<()> for WatchingConnector {
     type Out = WatchedTransport;
@@ -838,14 +841,123 @@ impl Connector<()> for WatchingConnector {
                 }
             }),
         };
-        // Cancelling during the handshake shuts the socket down.
         let token = WATCHED.with(|w| w.borrow().clone());
-        let _registration = match &token {
-            Some(token) => Some(token.register(socket.clone()).ok_or_else(cancelled_io)?),
-            None => None,
+        let connected = match &token {
+            None => self.0.connect(&details, chained)?,
+            Some(token) => {
+                // Cancelling during the handshake shuts the socket down.
+                let _registration = token.register(socket.clone()).ok_or_else(cancelled_io)?;
+                self.connect_apart(&details, chained, token)?
+            }
         };
-        let connected = self.0.connect(&details, chained)?;
         Ok(connected.map(|inner| WatchedTransport { inner, socket }))
+    }
+}
+
+impl WatchingConnector {
+    /// Connects on a thread of its own, so that a cancelled call need not
+    /// wait for a TCP connect, which nothing can wake without `unsafe` code
+    /// (no handle to the socket exists before it is connected). The thread
+    /// goes on alone after a cancel: its socket is marked killed, so it
+    /// stops as soon as the connect ends, bounded by the connect timeout.
+    fn connect_apart(
+        &self,
+        details: &ConnectionDetails<'_>,
+        chained: Option<()>,
+        token: &CancellationToken,
+    ) -> Connected {
+        let handoff = Arc::new(Handoff::default());
+        let _registration = token.register(handoff.clone()).ok_or_else(cancelled_io)?;
+        let connector = self.0.clone();
+        let (uri, addrs, config) = (
+            details.uri.clone(),
+            details.addrs.clone(),
+            details.config.clone(),
+        );
+        let (request_level, now, timeout) = (details.request_level, details.now, details.timeout);
+        let current_time = details.current_time.clone();
+        let run_connector = details.run_connector.clone();
+        let register_shutdown = details.register_shutdown.clone();
+        let result = handoff.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chatstream-connect".into())
+            .spawn(move || {
+                let mut courier = Courier(result, None);
+                // The agent's resolver is ureq's default one too; it only
+                // serves proxies here, as the target is resolved already.
+                let resolver = ureq::unversioned::resolver::DefaultResolver::default();
+                let details = ConnectionDetails {
+                    uri: &uri,
+                    addrs,
+                    config: &config,
+                    request_level,
+                    resolver: &resolver,
+                    now,
+                    timeout,
+                    current_time,
+                    run_connector,
+                    register_shutdown,
+                };
+                courier.1 = Some(connector.connect(&details, chained));
+            });
+        if spawned.is_err() {
+            // No thread to spare: connect here, as without a token.
+            return self.0.connect(details, chained);
+        }
+        handoff.wait()
+    }
+}
+
+/// Carries a connection from the thread that made it to the call waiting
+/// for it, or wakes the call when it is cancelled first.
+#[derive(Default)]
+struct Handoff {
+    state: Mutex<(Option<Connected>, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Handoff {
+    fn deliver(&self, connected: Connected) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = Some(connected);
+        self.changed.notify_all();
+    }
+
+    /// The connection, or a cancellation error as soon as the call is
+    /// cancelled.
+    fn wait(&self) -> Connected {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.1 {
+                return Err(cancelled_io());
+            }
+            if let Some(connected) = state.0.take() {
+                return connected;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Delivers the connection thread's result when dropped, so the waiting
+/// call is answered even if connecting panicked.
+struct Courier(Arc<Handoff>, Option<Connected>);
+
+impl Drop for Courier {
+    fn drop(&mut self) {
+        let connected = self.1.take().unwrap_or(Err(ureq::Error::ConnectionFailed));
+        self.0.deliver(connected);
+    }
+}
+
+impl Interrupt for Handoff {
+    fn interrupt(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.1 = true;
+        self.changed.notify_all();
     }
 }
 

@@ -128,8 +128,10 @@
 //! Ctrl-C handler, a deadline. [`Client::with_cancellation`] gives a view of
 //! the client whose calls watch the token; once it is cancelled, such a
 //! call returns an [`ErrorKind::Cancelled`] error within a fraction of a
-//! second (microseconds on loopback), whether it was waiting for the
-//! response, reading a stream or a body, or sleeping before a retry. The
+//! second (microseconds on loopback), whether it was connecting, waiting
+//! for the response, reading a stream or a body, or sleeping before a
+//! retry (only a DNS lookup runs to its end, bounded by the connect
+//! timeout). The
 //! connection is closed, so the server stops generating; what a stream had
 //! delivered is in [`Error::partial`]; the client stays usable. Returning
 //! [`ControlFlow::Break`](std::ops::ControlFlow::Break) from a callback

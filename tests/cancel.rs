@@ -456,6 +456,95 @@ fn cancel_during_the_tls_handshake() {
     assert!(server.join().unwrap(), "the client closed the connection");
 }
 
+/// A loopback listener whose accept queue is full, so a connect to it hangs (Linux drops
+/// the SYN), and the fillers that fill it; the connections wait as long as both live.
+#[cfg(target_os = "linux")]
+fn unanswered_connects() -> (socket2::Socket, u16, Vec<std::net::TcpStream>) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    // A connect that times out proves the next SYN is dropped.
+    let full = (0..16).any(|_| {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(s) => {
+                fillers.push(s);
+                false
+            }
+            Err(_) => true,
+        }
+    });
+    assert!(
+        full,
+        "could not fill the accept queue of a backlog-0 listener"
+    );
+    (socket, addr.port(), fillers)
+}
+
+/// The local ports of this machine's IPv4 sockets in SYN_SENT towards `port`, from
+/// /proc/net/tcp: a connect in progress.
+#[cfg(target_os = "linux")]
+fn connecting_to(port: u16) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let hex_port = |address: &str| {
+        let (_, p) = address.split_once(':')?;
+        u16::from_str_radix(p, 16).ok()
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            (*state == "02" && hex_port(remote) == Some(port)).then(|| hex_port(local))?
+        })
+        .collect()
+}
+
+/// Waits (bounded) until a new connect towards `port` is in progress: one whose local
+/// port is not in `before`.
+#[cfg(target_os = "linux")]
+fn wait_for_a_new_connect(port: u16, before: &[u16]) {
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    while connecting_to(port).iter().all(|p| before.contains(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the client never started connecting"
+        );
+        // Polling a kernel table: there is nothing to wait on.
+        thread::yield_now();
+    }
+}
+
+// Proves: a TCP connect that gets no answer (its SYN is dropped) is cut short too, though
+// the connect timeout is long; no request is ever sent.
+#[cfg(target_os = "linux")]
+#[test]
+fn cancel_during_the_tcp_connect() {
+    let (_listener, port, _fillers) = unanswered_connects();
+    let client = Client::builder()
+        .base_url(format!("http://127.0.0.1:{port}/v1"))
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let before = connecting_to(port);
+    let (err, latency) = cancel_when(
+        &client,
+        || wait_for_a_new_connect(port, &before),
+        |c| c.chat(&request()),
+    );
+    assert_cancelled(&err, latency);
+}
+
 // ---------------------------------------------------------------------------------------
 // Timeouts for slow first tokens, and no re-sent generations
 // ---------------------------------------------------------------------------------------
@@ -808,6 +897,23 @@ fn cancel_latency_figures() {
         holder.join().unwrap();
         measured
     }));
+    #[cfg(target_os = "linux")]
+    {
+        let (_listener, port, _fillers) = unanswered_connects();
+        let connecting = Client::builder()
+            .base_url(format!("http://127.0.0.1:{port}/v1"))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        all.extend(measure("TCP connect", RUNS, || {
+            let before = connecting_to(port);
+            cancel_when(
+                &connecting,
+                move || wait_for_a_new_connect(port, &before),
+                |c| c.chat(&request()),
+            )
+        }));
+    }
     all.sort();
     println!("all phases: max {:?}", all[all.len() - 1]);
     assert!(all[all.len() - 1] < Duration::from_millis(300));
