@@ -188,7 +188,10 @@ impl Client {
 
     /// Like [`Client::chat_stream`], for loops: an iterator over the chunks,
     /// which also accumulates them ([`ChatStream::completion`]). Dropping
-    /// it halfway closes the connection.
+    /// it halfway closes the connection. It returns once the first chunk
+    /// has arrived (or the stream failed), so that a stream whose first
+    /// event is a rate-limit or overload error is retried before the loop
+    /// sees anything.
     ///
     /// ```no_run
     /// # use chatstream::{ChatRequest, Client, Message};

@@ -1419,6 +1419,45 @@ mod tests {
     }
 
     #[test]
+    fn first_event_errors_retried_like_429_and_5xx() {
+        let api = |kind: Option<&str>, code: Option<&str>| ApiError {
+            status: 200,
+            message: String::new(),
+            error_type: kind.map(str::to_owned),
+            code: code.map(str::to_owned),
+            param: None,
+            request_id: None,
+            body: String::new(),
+            in_stream: true,
+        };
+        for (kind, code) in [
+            (Some("requests"), Some("rate_limit_exceeded")),
+            (Some("rate_limit_error"), None),
+            (Some("overloaded_error"), None),
+            (Some("server_error"), None),
+            (None, Some("503")),
+            (None, Some("429")),
+        ] {
+            assert!(first_event_retryable(&api(kind, code)), "{kind:?} {code:?}");
+        }
+        for (kind, code) in [
+            (Some("insufficient_quota"), Some("insufficient_quota")),
+            (Some("rate_limit_error"), Some("insufficient_quota")),
+            (
+                Some("invalid_request_error"),
+                Some("context_length_exceeded"),
+            ),
+            (None, Some("400")),
+            (None, None),
+        ] {
+            assert!(
+                !first_event_retryable(&api(kind, code)),
+                "{kind:?} {code:?}"
+            );
+        }
+    }
+
+    #[test]
     fn loopback_is_decided_from_the_url() {
         for u in [
             "http://localhost:8080/v1",
