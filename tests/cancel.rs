@@ -12,8 +12,6 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -425,7 +423,7 @@ fn cancel_during_the_backoff_sleep() {
 #[cfg(feature = "tls")]
 #[test]
 fn cancel_during_the_tls_handshake() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (accepted_tx, accepted) = mpsc::channel();
     let server = thread::spawn(move || {
@@ -435,7 +433,7 @@ fn cancel_during_the_tls_handshake() {
         // Read the ClientHello and whatever follows, until the client closes.
         let mut buf = [0u8; 4096];
         loop {
-            match socket.read(&mut buf) {
+            match std::io::Read::read(&mut socket, &mut buf) {
                 Ok(0) => return true,
                 Ok(_) => {}
                 Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock,
@@ -875,7 +873,7 @@ fn cancel_latency_figures() {
     }));
     #[cfg(feature = "tls")]
     all.extend(measure("TLS handshake", RUNS, || {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let tls = Client::builder()
             .base_url(format!("https://127.0.0.1:{port}/v1"))
