@@ -70,8 +70,8 @@ pub(crate) struct Registration<'a> {
 
 impl CancellationToken {
     /// A token that is not cancelled.
-    pub fn new() -> CancellationToken {
-        CancellationToken::default()
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Cancels every call watching this token (or any of its clones): a

@@ -87,7 +87,7 @@ impl Client {
     /// `OPENAI_BASE_URL` set, no key means no `Authorization` header (local
     /// servers need none). Proxies come from `HTTPS_PROXY` / `NO_PROXY`
     /// (never for loopback URLs).
-    pub fn from_env() -> Result<Client, Error> {
+    pub fn from_env() -> Result<Self, Error> {
         ClientBuilder::from_env().build()
     }
 
@@ -100,10 +100,10 @@ impl Client {
     /// # let _ = tagged; Ok::<(), chatstream::Error>(())
     /// ```
     #[must_use]
-    pub fn with_header(&self, name: impl Into<String>, value: impl Into<String>) -> Client {
+    pub fn with_header(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let mut headers = (*self.extra_headers).clone();
         headers.push((name.into(), value.into()));
-        Client {
+        Self {
             extra_headers: Arc::new(headers),
             ..self.clone()
         }
@@ -315,7 +315,7 @@ fn decode_json(bytes: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::decode(
             format!("response body is not valid JSON ({e})"),
-            Some(String::from_utf8_lossy(bytes).into_owned()),
+            String::from_utf8_lossy(bytes).into_owned(),
         )
     })
 }
@@ -368,8 +368,8 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl Default for ClientBuilder {
-    fn default() -> ClientBuilder {
-        ClientBuilder {
+    fn default() -> Self {
+        Self {
             settings: Settings {
                 base_url: DEFAULT_BASE_URL.to_string(),
                 api_key: None,
@@ -411,8 +411,8 @@ fn env_var(name: &str) -> Option<String> {
 impl ClientBuilder {
     /// A builder preset from the environment; see [`Client::from_env`].
     #[must_use]
-    pub fn from_env() -> ClientBuilder {
-        let mut b = ClientBuilder::default();
+    pub fn from_env() -> Self {
+        let mut b = Self::default();
         if let Some(url) = env_var("OPENAI_BASE_URL") {
             b = b.base_url(url);
         }
@@ -425,7 +425,7 @@ impl ClientBuilder {
     /// The API's base URL, up to and including `/v1` (a query string, as
     /// Azure uses, is kept and sent with every request).
     #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.settings.base_url = url.into();
         self.base_url_from_default = false;
         self
@@ -434,28 +434,28 @@ impl ClientBuilder {
     /// The API key, sent as `Authorization: Bearer <key>`. It never appears
     /// in `Debug` output or error messages.
     #[must_use]
-    pub fn api_key(mut self, key: impl Into<String>) -> ClientBuilder {
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.settings.api_key = Some(key.into());
         self
     }
 
     /// The `OpenAI-Organization` header.
     #[must_use]
-    pub fn organization(mut self, org: impl Into<String>) -> ClientBuilder {
+    pub fn organization(mut self, org: impl Into<String>) -> Self {
         self.settings.organization = Some(org.into());
         self
     }
 
     /// The `OpenAI-Project` header.
     #[must_use]
-    pub fn project(mut self, project: impl Into<String>) -> ClientBuilder {
+    pub fn project(mut self, project: impl Into<String>) -> Self {
         self.settings.project = Some(project.into());
         self
     }
 
     /// One more header on every request (e.g. Azure's `api-key`).
     #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.headers.push((name.into(), value.into()));
         self
     }
@@ -463,14 +463,14 @@ impl ClientBuilder {
     /// One more query parameter on every request (e.g. Azure's
     /// `api-version`).
     #[must_use]
-    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.query.push((name.into(), value.into()));
         self
     }
 
     /// Limit for connecting, TLS included (default 10 s).
     #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = Some(timeout);
         self
     }
@@ -479,7 +479,7 @@ impl ClientBuilder {
     /// (default: none of its own; plain calls are bounded by the request
     /// timeout, streams by the idle timeout).
     #[must_use]
-    pub fn response_timeout(mut self, timeout: Duration) -> ClientBuilder {
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.settings.response_timeout = Some(timeout);
         self
     }
@@ -487,7 +487,7 @@ impl ClientBuilder {
     /// Total limit for a non-streaming call, body included (default 10 min;
     /// `None` for none).
     #[must_use]
-    pub fn request_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.request_timeout = timeout;
         self
     }
@@ -496,7 +496,7 @@ impl ClientBuilder {
     /// which some servers send as keep-alives, do not reset it, so a server
     /// that pings but never answers is caught. `None` for none.
     #[must_use]
-    pub fn stream_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
+    pub fn stream_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.limits.idle = timeout.into();
         self
     }
@@ -532,14 +532,14 @@ impl ClientBuilder {
     /// Total limit for a stream, from the response headers on (default:
     /// none, so a healthy long stream is never cut).
     #[must_use]
-    pub fn stream_total_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
+    pub fn stream_total_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.limits.total = timeout.into();
         self
     }
 
     /// Largest single stream event, in bytes (default 16 MiB).
     #[must_use]
-    pub fn max_event_size(mut self, bytes: usize) -> ClientBuilder {
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
         self.limits.max_event_size = bytes;
         self
     }
@@ -554,7 +554,7 @@ impl ClientBuilder {
     /// [`retry_response_timeout`](Self::retry_response_timeout)) a request
     /// sent whole whose response headers did not come in time.
     #[must_use]
-    pub fn max_retries(mut self, retries: u32) -> ClientBuilder {
+    pub fn max_retries(mut self, retries: u32) -> Self {
         self.settings.max_retries = retries;
         self
     }
@@ -597,7 +597,7 @@ impl ClientBuilder {
     /// minus up to 25 % jitter (default 0.5 s and 8 s). A server's
     /// `retry-after-ms` or `Retry-After` of at most 60 s is used instead.
     #[must_use]
-    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> ClientBuilder {
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.settings.initial_backoff = initial;
         self.settings.max_backoff = max;
         self
@@ -606,14 +606,14 @@ impl ClientBuilder {
     /// Sends every request through this HTTP proxy (`http://host:port`),
     /// except to loopback base URLs.
     #[must_use]
-    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.settings.proxy = ProxySetting::Url(url.into());
         self
     }
 
     /// Ignores `HTTPS_PROXY` and friends: connect directly.
     #[must_use]
-    pub fn no_proxy(mut self) -> ClientBuilder {
+    pub fn no_proxy(mut self) -> Self {
         self.settings.proxy = ProxySetting::Off;
         self
     }
@@ -622,7 +622,7 @@ impl ClientBuilder {
     /// bundled Mozilla roots: for a corporate TLS proxy or a self-hosted
     /// server with its own CA. Certificate verification is never turned off.
     #[must_use]
-    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> ClientBuilder {
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.settings.root_certificates_pem = Some(pem.into());
         self
     }
@@ -631,7 +631,7 @@ impl ClientBuilder {
     /// loopback (refused by default). The environment variable
     /// `CHATSTREAM_ALLOW_INSECURE_HTTP=1` does the same.
     #[must_use]
-    pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.settings.allow_insecure_http = allow;
         self
     }
@@ -639,7 +639,7 @@ impl ClientBuilder {
     /// Ask for a final usage chunk on streams (`stream_options.include_usage`,
     /// default true). Turn off for servers that reject the option.
     #[must_use]
-    pub fn stream_usage(mut self, include: bool) -> ClientBuilder {
+    pub fn stream_usage(mut self, include: bool) -> Self {
         self.include_usage = include;
         self
     }
@@ -647,7 +647,7 @@ impl ClientBuilder {
     /// Pooled connections idle longer than this are not reused (default
     /// 4 s, below the 5 s keep-alive of common servers).
     #[must_use]
-    pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.pool_idle_timeout = timeout;
         self
     }

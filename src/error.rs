@@ -12,7 +12,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use crate::chat::ChatCompletion;
+use crate::chat::{ApiErrorFields, ChatCompletion};
 use crate::http::ResponseInfo;
 use crate::sse;
 
@@ -61,18 +61,18 @@ pub enum ErrorKind {
 impl ErrorKind {
     fn as_str(self) -> &'static str {
         match self {
-            ErrorKind::Config => "configuration error",
-            ErrorKind::Connect => "connection failed",
-            ErrorKind::Tls => "TLS error",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Api => "API error",
-            ErrorKind::Redirect => "redirect not followed",
-            ErrorKind::Protocol => "protocol error",
-            ErrorKind::Decode => "decode error",
-            ErrorKind::Truncated => "stream truncated",
-            ErrorKind::EventTooLarge => "event too large",
-            ErrorKind::Io => "I/O error",
-            ErrorKind::Cancelled => "cancelled",
+            Self::Config => "configuration error",
+            Self::Connect => "connection failed",
+            Self::Tls => "TLS error",
+            Self::Timeout => "timed out",
+            Self::Api => "API error",
+            Self::Redirect => "redirect not followed",
+            Self::Protocol => "protocol error",
+            Self::Decode => "decode error",
+            Self::Truncated => "stream truncated",
+            Self::EventTooLarge => "event too large",
+            Self::Io => "I/O error",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -105,12 +105,12 @@ pub enum Timeout {
 impl fmt::Display for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Timeout::Connect => "connect timeout",
-            Timeout::ResponseHeaders => "timeout waiting for response headers",
-            Timeout::Request => "request timeout",
-            Timeout::StreamIdle => "stream idle timeout (no event received)",
-            Timeout::StreamFirstEvent => "stream first-event timeout (no event received)",
-            Timeout::StreamTotal => "stream total timeout",
+            Self::Connect => "connect timeout",
+            Self::ResponseHeaders => "timeout waiting for response headers",
+            Self::Request => "request timeout",
+            Self::StreamIdle => "stream idle timeout (no event received)",
+            Self::StreamFirstEvent => "stream first-event timeout (no event received)",
+            Self::StreamTotal => "stream total timeout",
         })
     }
 }
@@ -142,6 +142,53 @@ pub struct ApiError {
     pub body: String,
     /// True when the error arrived inside an event stream.
     pub in_stream: bool,
+}
+
+impl ApiError {
+    /// The one place an `ApiError` is built, for every way a server reports
+    /// one: an error status's body, an `error` event in a stream, a stream
+    /// payload with an `error` object. `fields` are what `chat` parsed out of
+    /// `body` (`None` when it holds no error object); without a message the
+    /// body's first line (or the status, for an empty body) stands in.
+    pub(crate) fn new(
+        status: u16,
+        request_id: Option<&str>,
+        body: String,
+        fields: Option<ApiErrorFields>,
+        in_stream: bool,
+    ) -> Self {
+        let ApiErrorFields {
+            message,
+            error_type,
+            code,
+            param,
+        } = fields.unwrap_or_default();
+        let message = message.unwrap_or_else(|| body_summary(status, &body));
+        Self {
+            status,
+            message,
+            error_type,
+            code,
+            param,
+            request_id: request_id.map(str::to_owned),
+            body,
+            in_stream,
+        }
+    }
+}
+
+/// The message of an error body without one: its first line, at most 200
+/// characters.
+fn body_summary(status: u16, body: &str) -> String {
+    let first = body.trim().lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        return format!("HTTP {status} with an empty body");
+    }
+    let mut summary: String = first.chars().take(200).collect();
+    if summary.len() < first.len() {
+        summary.push('…');
+    }
+    summary
 }
 
 /// The error type of every fallible call in this crate.
@@ -194,7 +241,7 @@ enum Detail {
     },
     Decode {
         message: String,
-        raw: Option<String>,
+        raw: String,
     },
     Truncated(String),
     EventTooLarge {
@@ -207,18 +254,18 @@ enum Detail {
 impl Detail {
     fn kind(&self) -> ErrorKind {
         match self {
-            Detail::Config(_) => ErrorKind::Config,
-            Detail::Connect(_) => ErrorKind::Connect,
-            Detail::Tls(_) => ErrorKind::Tls,
-            Detail::Timeout(_) => ErrorKind::Timeout,
-            Detail::Api(_) => ErrorKind::Api,
-            Detail::Redirect { .. } => ErrorKind::Redirect,
-            Detail::Protocol(_) | Detail::NotAnEventStream { .. } => ErrorKind::Protocol,
-            Detail::Decode { .. } => ErrorKind::Decode,
-            Detail::Truncated(_) => ErrorKind::Truncated,
-            Detail::EventTooLarge { .. } => ErrorKind::EventTooLarge,
-            Detail::Io(_) => ErrorKind::Io,
-            Detail::Cancelled => ErrorKind::Cancelled,
+            Self::Config(_) => ErrorKind::Config,
+            Self::Connect(_) => ErrorKind::Connect,
+            Self::Tls(_) => ErrorKind::Tls,
+            Self::Timeout(_) => ErrorKind::Timeout,
+            Self::Api(_) => ErrorKind::Api,
+            Self::Redirect { .. } => ErrorKind::Redirect,
+            Self::Protocol(_) | Self::NotAnEventStream { .. } => ErrorKind::Protocol,
+            Self::Decode { .. } => ErrorKind::Decode,
+            Self::Truncated(_) => ErrorKind::Truncated,
+            Self::EventTooLarge { .. } => ErrorKind::EventTooLarge,
+            Self::Io(_) => ErrorKind::Io,
+            Self::Cancelled => ErrorKind::Cancelled,
         }
     }
 
@@ -226,41 +273,41 @@ impl Detail {
     /// nothing when there is none (an API error is shown on its own terms).
     fn write_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Detail::Config(m)
-            | Detail::Connect(m)
-            | Detail::Tls(m)
-            | Detail::Protocol(m)
-            | Detail::Decode { message: m, .. }
-            | Detail::Truncated(m)
-            | Detail::Io(m) => {
+            Self::Config(m)
+            | Self::Connect(m)
+            | Self::Tls(m)
+            | Self::Protocol(m)
+            | Self::Decode { message: m, .. }
+            | Self::Truncated(m)
+            | Self::Io(m) => {
                 if m.is_empty() {
                     Ok(())
                 } else {
                     write!(f, ": {m}")
                 }
             }
-            Detail::Timeout(which) => write!(f, ": {which}"),
-            Detail::Api(_) | Detail::Cancelled => Ok(()),
-            Detail::Redirect {
+            Self::Timeout(which) => write!(f, ": {which}"),
+            Self::Api(_) | Self::Cancelled => Ok(()),
+            Self::Redirect {
                 status,
                 location: Some(l),
             } => write!(f, ": server answered {status} redirecting to {l}"),
-            Detail::Redirect {
+            Self::Redirect {
                 status,
                 location: None,
             } => write!(f, ": server answered {status} without a Location header"),
-            Detail::NotAnEventStream { media_type, .. } => write!(
+            Self::NotAnEventStream { media_type, .. } => write!(
                 f,
                 ": expected an event stream (text/event-stream), got `{media_type}`"
             ),
-            Detail::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
+            Self::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
         }
     }
 }
 
 impl Error {
-    fn from_detail(detail: Detail) -> Error {
-        Error {
+    fn from_detail(detail: Detail) -> Self {
+        Self {
             inner: Box::new(ErrorImpl {
                 detail,
                 retry_after: None,
@@ -272,60 +319,60 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Config(message.into()))
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Config(message.into()))
     }
 
-    pub(crate) fn connect(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Connect(message.into()))
+    pub(crate) fn connect(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Connect(message.into()))
     }
 
-    pub(crate) fn tls(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Tls(message.into()))
+    pub(crate) fn tls(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Tls(message.into()))
     }
 
-    pub(crate) fn protocol(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Protocol(message.into()))
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Protocol(message.into()))
     }
 
-    pub(crate) fn truncated(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Truncated(message.into()))
+    pub(crate) fn truncated(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Truncated(message.into()))
     }
 
-    pub(crate) fn io(message: impl Into<String>) -> Error {
-        Error::from_detail(Detail::Io(message.into()))
+    pub(crate) fn io(message: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Io(message.into()))
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
-    /// text when known.
-    pub(crate) fn decode(message: impl Into<String>, raw: Option<String>) -> Error {
-        Error::from_detail(Detail::Decode {
+    /// text.
+    pub(crate) fn decode(message: impl Into<String>, raw: String) -> Self {
+        Self::from_detail(Detail::Decode {
             message: message.into(),
             raw,
         })
     }
 
-    pub(crate) fn timeout_of(which: Timeout) -> Error {
-        Error::from_detail(Detail::Timeout(which))
+    pub(crate) fn timeout_of(which: Timeout) -> Self {
+        Self::from_detail(Detail::Timeout(which))
     }
 
     /// A call stopped by its cancellation token.
-    pub(crate) fn cancelled() -> Error {
-        Error::from_detail(Detail::Cancelled)
+    pub(crate) fn cancelled() -> Self {
+        Self::from_detail(Detail::Cancelled)
     }
 
-    pub(crate) fn api_error(api: ApiError) -> Error {
-        Error::from_detail(Detail::Api(api))
+    pub(crate) fn api_error(api: ApiError) -> Self {
+        Self::from_detail(Detail::Api(api))
     }
 
-    pub(crate) fn redirect(status: u16, location: Option<String>) -> Error {
-        Error::from_detail(Detail::Redirect { status, location })
+    pub(crate) fn redirect(status: u16, location: Option<String>) -> Self {
+        Self::from_detail(Detail::Redirect { status, location })
     }
 
     /// A stream request answered with `media_type` instead of an event
     /// stream; `body` is what the server sent instead.
-    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Error {
-        Error::from_detail(Detail::NotAnEventStream {
+    pub(crate) fn not_an_event_stream(media_type: impl Into<String>, body: String) -> Self {
+        Self::from_detail(Detail::NotAnEventStream {
             media_type: media_type.into(),
             body,
         })
@@ -333,12 +380,12 @@ impl Error {
 
     /// The parser's limit on one event was exceeded; the parser's error
     /// stays reachable as the source.
-    pub(crate) fn event_too_large(e: sse::Error) -> Error {
+    pub(crate) fn event_too_large(e: sse::Error) -> Self {
         let sse::Error::EventTooLarge { limit } = e;
-        Error::from_detail(Detail::EventTooLarge { limit }).with_source(e)
+        Self::from_detail(Detail::EventTooLarge { limit }).with_source(e)
     }
 
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Error {
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self
     }
@@ -347,19 +394,19 @@ impl Error {
         mut self,
         delay: Option<Duration>,
         should_retry: Option<bool>,
-    ) -> Error {
+    ) -> Self {
         self.inner.retry_after = delay;
         self.inner.should_retry = should_retry;
         self
     }
 
     /// Keeps the response that carried this (API) error.
-    pub(crate) fn with_response(mut self, info: ResponseInfo) -> Error {
+    pub(crate) fn with_response(mut self, info: ResponseInfo) -> Self {
         self.inner.response = Some(info);
         self
     }
 
-    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Error {
+    pub(crate) fn with_partial(mut self, partial: ChatCompletion) -> Self {
         self.inner.partial = Some(partial);
         self
     }
@@ -436,8 +483,7 @@ impl Error {
     /// (and the body of a non-JSON response where one was kept).
     pub fn raw(&self) -> Option<&str> {
         match &self.inner.detail {
-            Detail::Decode { raw, .. } => raw.as_deref(),
-            Detail::NotAnEventStream { body, .. } => Some(body),
+            Detail::Decode { raw, .. } | Detail::NotAnEventStream { body: raw, .. } => Some(raw),
             _ => None,
         }
     }
@@ -563,7 +609,7 @@ impl From<Error> for std::io::Error {
     /// Lets an [`Error`] travel through `std::io` interfaces; timeouts map to
     /// [`std::io::ErrorKind::TimedOut`], truncation to `UnexpectedEof`, decode
     /// errors to `InvalidData`, everything else to `Other`.
-    fn from(e: Error) -> std::io::Error {
+    fn from(e: Error) -> Self {
         let kind = match e.kind() {
             ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
             ErrorKind::Truncated => std::io::ErrorKind::UnexpectedEof,
@@ -571,7 +617,7 @@ impl From<Error> for std::io::Error {
             ErrorKind::Connect => std::io::ErrorKind::ConnectionRefused,
             _ => std::io::ErrorKind::Other,
         };
-        std::io::Error::new(kind, e)
+        Self::new(kind, e)
     }
 }
 
@@ -590,6 +636,69 @@ mod tests {
             body: "{}".to_owned(),
             in_stream,
         }
+    }
+
+    /// The parsed fields are taken as they are; the body is kept untouched.
+    #[test]
+    fn an_api_error_is_built_from_parsed_fields() {
+        let fields = ApiErrorFields {
+            message: Some("Bad temp".to_owned()),
+            error_type: Some("invalid_request_error".to_owned()),
+            code: Some("invalid_value".to_owned()),
+            param: Some("temperature".to_owned()),
+        };
+        let body = r#"{"error":{"message":"Bad temp"}}"#.to_owned();
+        let api = ApiError::new(400, Some("req_9"), body.clone(), Some(fields), false);
+        assert_eq!(
+            api,
+            ApiError {
+                status: 400,
+                message: "Bad temp".to_owned(),
+                error_type: Some("invalid_request_error".to_owned()),
+                code: Some("invalid_value".to_owned()),
+                param: Some("temperature".to_owned()),
+                request_id: Some("req_9".to_owned()),
+                body,
+                in_stream: false,
+            }
+        );
+    }
+
+    /// Without a message, the body's first line stands in (at most 200
+    /// characters), or the status for an empty body.
+    #[test]
+    fn an_api_error_without_a_message_summarises_its_body() {
+        let page = "\n  <html>502 Bad Gateway</html>  \nmore\n".to_owned();
+        let api = ApiError::new(502, None, page.clone(), None, false);
+        assert_eq!(api.message, "<html>502 Bad Gateway</html>");
+        assert_eq!(
+            (api.body, api.error_type, api.request_id),
+            (page, None, None)
+        );
+
+        let long = "é".repeat(250);
+        let api = ApiError::new(500, None, long, None, false);
+        assert_eq!(api.message, format!("{}…", "é".repeat(200)));
+
+        let api = ApiError::new(503, None, " \n ".to_owned(), None, false);
+        assert_eq!(api.message, "HTTP 503 with an empty body");
+
+        let object_without_message = ApiErrorFields {
+            code: Some("429".to_owned()),
+            ..ApiErrorFields::default()
+        };
+        let api = ApiError::new(
+            200,
+            None,
+            "{}".to_owned(),
+            Some(object_without_message),
+            true,
+        );
+        assert_eq!(
+            (api.message.as_str(), api.code.as_deref()),
+            ("{}", Some("429"))
+        );
+        assert!(api.in_stream);
     }
 
     #[test]
@@ -644,7 +753,7 @@ mod tests {
             "redirect not followed: server answered 302 without a Location header"
         );
 
-        let decode = Error::decode("bad chunk", Some("{tru".to_owned()));
+        let decode = Error::decode("bad chunk", "{tru".to_owned());
         assert_eq!(
             (decode.kind(), decode.raw()),
             (ErrorKind::Decode, Some("{tru"))

@@ -209,7 +209,7 @@ pub(crate) enum Accepted<T> {
 }
 
 impl Transport {
-    pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
+    pub(crate) fn new(settings: Settings) -> Result<Self, Error> {
         let url = parse_url(&settings.base_url)?;
         // Plain `http://` to a host that is not loopback, without the opt-in:
         // no credential may travel, now (the key, default headers) or per
@@ -260,7 +260,7 @@ impl Transport {
             connector,
             ureq::unversioned::resolver::DefaultResolver::default(),
         );
-        Ok(Transport {
+        Ok(Self {
             agent,
             settings,
             base,
@@ -519,8 +519,8 @@ struct Failed {
 }
 
 impl From<Error> for Failed {
-    fn from(error: Error) -> Failed {
-        Failed {
+    fn from(error: Error) -> Self {
+        Self {
             error,
             sent_whole_unanswered: false,
         }
@@ -550,7 +550,7 @@ fn seed() -> u64 {
 impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
     pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
-        let Response {
+        let Self {
             info,
             mut body,
             cancel,
@@ -582,7 +582,7 @@ impl Response {
 
     /// The body as a stream, for the SSE parser.
     pub(crate) fn into_stream(self) -> (ResponseInfo, StreamBody) {
-        let Response {
+        let Self {
             info, body, cancel, ..
         } = self;
         let body = StreamBody {
@@ -605,7 +605,6 @@ impl Response {
     }
 
     fn into_api_error(self) -> Error {
-        let status = self.info.status;
         let info = self.info.clone();
         let body = match self.read_body(MAX_ERROR_BODY) {
             Ok((_, b)) => String::from_utf8_lossy(&b).into_owned(),
@@ -617,49 +616,11 @@ impl Response {
             Some("false") => Some(false),
             _ => None,
         };
-        Error::api_error(api_error_from_body(status, &body, &info, false))
+        let fields = crate::chat::parse_error_body(&body);
+        let api = ApiError::new(info.status, info.request_id(), body, fields, false);
+        Error::api_error(api)
             .with_retry_hints(retry_after, should_retry)
             .with_response(info)
-    }
-}
-
-/// Builds an [`ApiError`] from an error body, JSON or not.
-pub(crate) fn api_error_from_body(
-    status: u16,
-    body: &str,
-    info: &ResponseInfo,
-    in_stream: bool,
-) -> ApiError {
-    let fields = crate::chat::parse_error_body(body).or_else(|| {
-        in_stream
-            .then(|| crate::chat::parse_flat_error(body))
-            .flatten()
-    });
-    let message = match fields.as_ref().and_then(|f| f.message.clone()) {
-        Some(m) => m,
-        None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
-        None => {
-            let first = body.trim().lines().next().unwrap_or("").trim();
-            let mut summary: String = first.chars().take(200).collect();
-            if summary.len() < first.len() {
-                summary.push('…');
-            }
-            summary
-        }
-    };
-    let (error_type, code, param) = match fields {
-        Some(f) => (f.kind, f.code, f.param),
-        None => (None, None, None),
-    };
-    ApiError {
-        status,
-        message,
-        error_type,
-        code,
-        param,
-        request_id: info.request_id().map(str::to_string),
-        body: body.to_string(),
-        in_stream,
     }
 }
 
@@ -758,9 +719,9 @@ impl Read for StreamBody {
 struct Ticking;
 
 impl Ticking {
-    fn start() -> Ticking {
+    fn start() -> Self {
         TICKING.with(|t| t.set(true));
-        Ticking
+        Self
     }
 }
 
@@ -777,9 +738,9 @@ struct Watching {
 }
 
 impl Watching {
-    fn start(token: Option<&CancellationToken>) -> Watching {
+    fn start(token: Option<&CancellationToken>) -> Self {
         let previous = WATCHED.with(|w| w.replace(token.cloned()));
-        Watching { previous }
+        Self { previous }
     }
 }
 

@@ -9,9 +9,9 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::chat::{self, Accumulator, ChatChunk, ChatCompletion, StreamData};
-use crate::error::{Error, ErrorKind, Timeout};
-use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody, api_error_from_body};
+use crate::chat::{self, Accumulator, ApiErrorFields, ChatChunk, ChatCompletion, StreamData};
+use crate::error::{ApiError, Error, ErrorKind, Timeout};
+use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody};
 use crate::sse::{self, EventReader};
 
 /// The stream limits a client applies to every event stream.
@@ -28,6 +28,10 @@ pub(crate) struct StreamLimits {
     /// Largest single event, in bytes.
     pub max_event_size: usize,
 }
+
+/// The data of the event that ends an OpenAI stream. It is not part of SSE: the parser passes
+/// it on as an ordinary event, and this module is the one that gives it meaning.
+const DONE: &str = "[DONE]";
 
 /// How much of a body is read after `[DONE]` so the connection can be
 /// reused, and for how long, before it is closed instead.
@@ -47,11 +51,13 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
             let other = other.to_string();
             let (info, bytes) = response.read_body(limit.min(MAX_ERROR_BODY))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            if chat::parse_error_body(&text).is_some() {
-                let api = api_error_from_body(info.status(), &text, &info, false);
-                return Err(Error::api_error(api).with_response(info));
+            match chat::parse_error_body(&text) {
+                fields @ Some(_) => {
+                    let api = ApiError::new(info.status(), info.request_id(), text, fields, false);
+                    Err(Error::api_error(api).with_response(info))
+                }
+                None => Err(Error::not_an_event_stream(other, text)),
             }
-            Err(Error::not_an_event_stream(other, text))
         }
     }
 }
@@ -161,7 +167,7 @@ impl Events {
     fn end(&self, cause: Option<Error>) -> Next<'_> {
         let discarded = self.reader.parser().discarded();
         Next::End {
-            done_line: discarded.is_some_and(|e| e.data() == "[DONE]"),
+            done_line: discarded.is_some_and(|e| e.data() == DONE),
             discarded: discarded.is_some(),
             cause,
         }
@@ -305,26 +311,27 @@ impl ChatStream {
                 Next::Event(event) => {
                     let data = event.data();
                     // OpenAI's end-of-stream marker (not part of SSE).
-                    if data == "[DONE]" {
+                    if data == DONE {
                         if let Some(events) = self.events.take() {
                             events.drain();
                         }
                         return Ok(None);
                     }
                     if event.event_type() == "error" {
-                        return Err(stream_api_error(&self.info, data));
+                        let fields = chat::parse_error_event(data);
+                        return Err(stream_api_error(&self.info, data, fields));
                     }
                     if data.trim().is_empty() {
                         continue;
                     }
                     match chat::parse_stream_data(data)? {
                         StreamData::Chunk(chunk) => chunk,
-                        StreamData::Error { chunk, .. } => {
+                        StreamData::Error { error, chunk } => {
                             // Keep whatever the chunk carried besides the error.
                             if let Some(chunk) = chunk {
                                 self.accumulator.push(&chunk);
                             }
-                            return Err(stream_api_error(&self.info, data));
+                            return Err(stream_api_error(&self.info, data, Some(error)));
                         }
                     }
                 }
@@ -355,10 +362,16 @@ impl ChatStream {
 }
 
 /// An error that arrived inside the stream (`event: error`, or a `data`
-/// payload with an `error` object).
-fn stream_api_error(info: &ResponseInfo, data: &str) -> Error {
-    Error::api_error(api_error_from_body(info.status(), data, info, true))
-        .with_response(info.clone())
+/// payload with an `error` object), from the fields parsed out of `data`.
+fn stream_api_error(info: &ResponseInfo, data: &str, fields: Option<ApiErrorFields>) -> Error {
+    let api = ApiError::new(
+        info.status(),
+        info.request_id(),
+        data.to_owned(),
+        fields,
+        true,
+    );
+    Error::api_error(api).with_response(info.clone())
 }
 
 impl Iterator for ChatStream {

@@ -16,7 +16,7 @@ pub(crate) struct ApiErrorFields {
     /// The human-readable message.
     pub(crate) message: Option<String>,
     /// The error type (`"invalid_request_error"`, ...).
-    pub(crate) kind: Option<String>,
+    pub(crate) error_type: Option<String>,
     /// The error code (`"rate_limit_exceeded"`, `"400"`, ...).
     pub(crate) code: Option<String>,
     /// The parameter at fault.
@@ -36,17 +36,17 @@ fn error_text(value: Option<&Value>) -> Option<String> {
 }
 
 impl ApiErrorFields {
-    fn from_error_value(error: &Value) -> Option<ApiErrorFields> {
+    fn from_error_value(error: &Value) -> Option<Self> {
         match error {
-            Value::Object(map) => Some(ApiErrorFields {
+            Value::Object(map) => Some(Self {
                 message: error_text(map.get("message")),
-                kind: error_text(map.get("type")),
+                error_type: error_text(map.get("type")),
                 code: error_text(map.get("code")),
                 param: error_text(map.get("param")),
             }),
-            Value::String(message) if !message.is_empty() => Some(ApiErrorFields {
+            Value::String(message) if !message.is_empty() => Some(Self {
                 message: Some(message.clone()),
-                ..ApiErrorFields::default()
+                ..Self::default()
             }),
             _ => None,
         }
@@ -58,20 +58,32 @@ impl ApiErrorFields {
 /// (including FastAPI's `{"detail": ...}`), so the caller can fall back to the raw text.
 pub(crate) fn parse_error_body(body: &str) -> Option<ApiErrorFields> {
     let value: Value = serde_json::from_str(body).ok()?;
-    match &value {
+    wrapped_error(&value)
+}
+
+/// Parses the data of an `event: error`: an error body as [`parse_error_body`] reads it, or
+/// else the error object itself, as the Responses API sends it
+/// (`{"type": "error", "code": .., "message": .., "param": ..}`, taken only with a message).
+/// The flat object's `type` is the event's type (`"error"`), not an error type, so it is
+/// dropped. The data is parsed once for both shapes.
+pub(crate) fn parse_error_event(data: &str) -> Option<ApiErrorFields> {
+    let value: Value = serde_json::from_str(data).ok()?;
+    wrapped_error(&value).or_else(|| flat_error(&value))
+}
+
+/// The error of a parsed error body, bare or in a one-element array.
+fn wrapped_error(value: &Value) -> Option<ApiErrorFields> {
+    match value {
         Value::Array(items) => items.first().and_then(stream_error),
-        _ => stream_error(&value),
+        _ => stream_error(value),
     }
 }
 
-/// The error of an `event: error` whose data is the error object itself, as the Responses API
-/// sends it (`{"type": "error", "code": .., "message": .., "param": ..}`); `None` without a
-/// message. Its `type` is the event's type (`"error"`), not an error type, so it is dropped.
-pub(crate) fn parse_flat_error(body: &str) -> Option<ApiErrorFields> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    let mut fields = ApiErrorFields::from_error_value(&value)?;
-    if fields.kind.as_deref() == Some("error") {
-        fields.kind = None;
+/// A flat error object (the Responses API's error event); `None` without a message.
+fn flat_error(value: &Value) -> Option<ApiErrorFields> {
+    let mut fields = ApiErrorFields::from_error_value(value)?;
+    if fields.error_type.as_deref() == Some("error") {
+        fields.error_type = None;
     }
     fields.message.is_some().then_some(fields)
 }
@@ -79,7 +91,7 @@ pub(crate) fn parse_flat_error(body: &str) -> Option<ApiErrorFields> {
 /// Detects an error in a parsed stream payload: an object with an `"error"` key holding an
 /// object or a non-empty string. This covers both `data: {"error": {...}}` and an error inside
 /// an otherwise normal chunk (OpenRouter: `{"id": .., "choices": [..], "error": {...}}`).
-pub(crate) fn stream_error(payload: &Value) -> Option<ApiErrorFields> {
+fn stream_error(payload: &Value) -> Option<ApiErrorFields> {
     ApiErrorFields::from_error_value(payload.as_object()?.get("error")?)
 }
 
@@ -123,13 +135,13 @@ mod tests {
 
     fn fields(
         message: &str,
-        kind: Option<&str>,
+        error_type: Option<&str>,
         code: Option<&str>,
         param: Option<&str>,
     ) -> ApiErrorFields {
         ApiErrorFields {
             message: Some(message.to_owned()),
-            kind: kind.map(str::to_owned),
+            error_type: error_type.map(str::to_owned),
             code: code.map(str::to_owned),
             param: param.map(str::to_owned),
         }
@@ -194,6 +206,51 @@ mod tests {
             "42",
         ] {
             assert_eq!(parse_error_body(not_an_error), None, "{not_an_error}");
+        }
+    }
+
+    #[test]
+    fn error_events() {
+        // Wrapped as a body is, in an object or an array.
+        let wrapped = r#"{"error":{"message":"overloaded","type":"server_error","code":503}}"#;
+        assert_eq!(
+            parse_error_event(wrapped),
+            Some(fields(
+                "overloaded",
+                Some("server_error"),
+                Some("503"),
+                None
+            ))
+        );
+        assert_eq!(parse_error_event(wrapped), parse_error_body(wrapped));
+        assert_eq!(
+            parse_error_event(r#"[{"error":"gone"}]"#),
+            Some(fields("gone", None, None, None))
+        );
+        // Flat, as the Responses API sends it: the event's own `type` is not an error type.
+        assert_eq!(
+            parse_error_event(
+                r#"{"type":"error","code":"rate_limit_exceeded","message":"slow down","param":null}"#
+            ),
+            Some(fields("slow down", None, Some("rate_limit_exceeded"), None))
+        );
+        assert_eq!(
+            parse_error_event(r#"{"type":"server_error","message":"m","param":"input"}"#),
+            Some(fields("m", Some("server_error"), None, Some("input")))
+        );
+        // A flat object counts only with a message; a wrapped one always does.
+        assert_eq!(parse_error_event(r#"{"type":"error","code":"x"}"#), None);
+        assert_eq!(
+            parse_error_event(r#"{"error":{}}"#),
+            Some(ApiErrorFields::default())
+        );
+        // A bare JSON string is the message itself.
+        assert_eq!(
+            parse_error_event(r#""overloaded""#),
+            Some(fields("overloaded", None, None, None))
+        );
+        for not_an_error in ["", "overloaded", "[]", "42", r#""""#, "null"] {
+            assert_eq!(parse_error_event(not_an_error), None, "{not_an_error}");
         }
     }
 

@@ -16,7 +16,7 @@ pub(super) struct Bad {
 
 impl Bad {
     pub(super) fn into_error(self) -> Error {
-        Error::decode(self.message, Some(self.raw))
+        Error::decode(self.message, self.raw)
     }
 }
 
@@ -64,8 +64,8 @@ pub(super) fn decode_str<T>(
     decode: impl FnOnce(Value) -> Res<T>,
 ) -> Result<T, Error> {
     let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::decode(format!("{what}: invalid JSON: {e}"), Some(text.to_owned())))?;
-    decode(value).map_err(|bad| Error::decode(bad.message, Some(text.to_owned())))
+        .map_err(|e| Error::decode(format!("{what}: invalid JSON: {e}"), text.to_owned()))?;
+    decode(value).map_err(|bad| Error::decode(bad.message, text.to_owned()))
 }
 
 /// A non-negative integer, also when written as an integral float (`3.0`, `1e12`).
@@ -215,6 +215,7 @@ impl Out {
     }
 }
 
+/// A choice's `finish_reason`; `""` (sent on every delta by some proxies) counts as none.
 pub(super) fn decode_finish_reason(f: &mut Fields) -> Option<String> {
     f.string("finish_reason")
         .filter(|reason| !reason.is_empty())
@@ -223,6 +224,7 @@ pub(super) fn decode_finish_reason(f: &mut Fields) -> Option<String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use serde_json::json;
 
     /// Decodes `input` with `decode`, checks `to_json` gives `expected` back.
     #[track_caller]
@@ -257,5 +259,50 @@ pub(super) mod tests {
             shown.contains(raw_part) || shown.contains(escaped),
             "{shown:?} lacks raw {raw_part:?}"
         );
+    }
+
+    fn fields_of(value: Value) -> Fields {
+        let Value::Object(map) = value else {
+            panic!("test input is an object");
+        };
+        Fields::of(map, "thing")
+    }
+
+    #[test]
+    fn integers_may_arrive_as_floats() {
+        assert_eq!(as_u64(&json!(3)), Some(3));
+        assert_eq!(as_u64(&json!(3.0)), Some(3));
+        assert_eq!(as_u64(&json!(1e12)), Some(1_000_000_000_000));
+        for not_a_count in [json!(1.5), json!(-1), json!(-0.5), json!(1e20), json!("3")] {
+            assert_eq!(as_u64(&not_a_count), None, "{not_a_count}");
+        }
+        // Integral values are written as integers: some servers check integer parameters strictly.
+        assert_eq!(number(100.0).to_string(), "100");
+        assert_eq!(number(-1.0).to_string(), "-1");
+        assert_eq!(number(0.2).to_string(), "0.2");
+    }
+
+    #[test]
+    fn fields_leave_what_they_do_not_take_in_extra() {
+        let mut f = fields_of(json!({"a": null, "b": 5, "c": "x", "d": [1], "e": {}}));
+        assert_eq!(f.string("a"), None, "null is absent");
+        assert_eq!(f.string("b"), None, "a wrong type is not taken");
+        assert_eq!(f.string("c").as_deref(), Some("x"));
+        let Err(bad) = f.object("d") else {
+            panic!("an array where model output needs an object is an error");
+        };
+        assert_eq!(bad.message, "thing: `d` must be an object, found an array");
+        assert_eq!(bad.raw, "[1]");
+        assert_eq!(f.loose_object("e"), Some(Map::new()));
+        assert_eq!(Value::Object(f.rest()), json!({"b": 5}));
+    }
+
+    #[test]
+    fn an_empty_finish_reason_is_none() {
+        let mut f = fields_of(json!({"finish_reason": ""}));
+        assert_eq!(decode_finish_reason(&mut f), None);
+        assert!(f.rest().is_empty());
+        let mut f = fields_of(json!({"finish_reason": "stop"}));
+        assert_eq!(decode_finish_reason(&mut f).as_deref(), Some("stop"));
     }
 }

@@ -141,3 +141,32 @@ impl TopLogprob {
         out.finish(&self.extra)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_bytes_must_be_bytes() {
+        let Value::Object(map) = json!({"content": [
+            {"token": "a", "logprob": -1, "bytes": [97], "top_logprobs": []},
+            {"token": "b", "logprob": -2, "bytes": [256], "top_logprobs": [{"token": "c", "logprob": -3}]}
+        ]}) else {
+            unreachable!()
+        };
+        let logprobs = Logprobs::from_map(map);
+        let tokens = logprobs.content.as_ref().unwrap();
+        assert_eq!(tokens[0].bytes.as_deref(), Some(&b"a"[..]));
+        assert_eq!(tokens[0].logprob.to_bits(), (-1.0f64).to_bits());
+        assert_eq!(tokens[1].bytes, None, "256 is not a byte");
+        assert_eq!(tokens[1].extra["bytes"], json!([256]));
+        // Unknown bytes are written as `null`, as OpenAI does; a raw value comes back from `extra`.
+        assert_eq!(
+            tokens[1].top_logprobs[0].to_json(),
+            json!({"token": "c", "logprob": -3.0, "bytes": null})
+        );
+        assert_eq!(tokens[1].to_json()["bytes"], json!([256]));
+        assert_eq!(logprobs.refusal, None);
+    }
+}

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res, object_of};
-use super::tool_call::{decode_tool_calls, tool_calls_json};
 use super::{Content, ContentPart, Role, ToolCall};
 use crate::Error;
 
@@ -145,7 +144,12 @@ impl Message {
             _ => None,
         };
         let name = f.string("name");
-        let tool_calls = decode_tool_calls(&mut f)?;
+        let tool_calls = f
+            .array("tool_calls")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ToolCall::decode)
+            .collect::<Res<_>>()?;
         let tool_call_id = f.string("tool_call_id");
         let refusal = f.string("refusal");
         let reasoning_content = f.string("reasoning_content");
@@ -173,12 +177,60 @@ impl Message {
         );
         out.opt("name", self.name.as_deref());
         if !self.tool_calls.is_empty() {
-            out.set("tool_calls", tool_calls_json(&self.tool_calls));
+            out.set(
+                "tool_calls",
+                Value::Array(self.tool_calls.iter().map(ToolCall::to_json).collect()),
+            );
         }
         out.opt("tool_call_id", self.tool_call_id.as_deref());
         out.opt("refusal", self.refusal.as_deref());
         out.opt("reasoning_content", self.reasoning_content.as_deref());
         out.opt("reasoning", self.reasoning.as_deref());
         out.finish(&self.extra)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn constructors_and_accessors() {
+        assert_eq!(
+            Message::tool("call_1", "21 C").to_json(),
+            json!({"role": "tool", "content": "21 C", "tool_call_id": "call_1"})
+        );
+        let calls_only = Message::assistant_tool_calls(vec![]);
+        assert_eq!(
+            calls_only.to_json(),
+            json!({"role": "assistant", "content": null})
+        );
+        assert_eq!(calls_only.text(), "");
+        let message = Message::new("critic", "Hmm").with_name("bob");
+        assert_eq!(message.role, Role::Other("critic".into()));
+        assert_eq!(message.to_json()["name"], "bob");
+        let both = Message {
+            reasoning_content: Some("a".into()),
+            reasoning: Some("b".into()),
+            ..Message::default()
+        };
+        assert_eq!(both.reasoning_text(), Some("a"));
+        let only_reasoning = Message {
+            reasoning: Some("b".into()),
+            ..Message::default()
+        };
+        assert_eq!(only_reasoning.reasoning_text(), Some("b"));
+    }
+
+    #[test]
+    fn decoding_defaults_to_assistant() {
+        let message = Message::from_json(json!({"content": "Hi", "tool_calls": null})).unwrap();
+        assert_eq!(message.role, Role::Assistant);
+        assert!(message.tool_calls.is_empty());
+        assert_eq!(
+            message.to_json(),
+            json!({"role": "assistant", "content": "Hi"})
+        );
     }
 }

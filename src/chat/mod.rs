@@ -52,17 +52,8 @@
 //! `null` are omitted, except the ones OpenAI always sends (`content` of a message,
 //! `finish_reason` and `logprobs` of a choice). A tool call's `arguments` sent as a JSON object
 //! instead of a string is converted to its string form, and `finish_reason: ""` to `null`.
-//!
-//! # Where things are
-//!
-//! One file per noun: [`Role`] in `role.rs`, [`Content`] and [`ContentPart`] in `content.rs`,
-//! [`ToolCall`] and [`ToolCallDelta`] in `tool_call.rs`, [`Message`] in `message.rs`, [`Tool`]
-//! and [`ToolChoice`] in `tool.rs`, [`ChatRequest`] in `request.rs`, [`Usage`] in `usage.rs`,
-//! [`Logprobs`] in `logprobs.rs`, [`ChatCompletion`] in `response.rs`, [`ChatChunk`] in
-//! `chunk.rs`, [`Model`] in `model.rs`, and the [`Accumulator`] that turns chunks into a
-//! completion in `accumulate.rs`. `json.rs` holds the decoding helpers behind the rules above;
-//! `error_body.rs` reads API error bodies.
 
+// One file per noun, named after the type it holds (ARCHITECTURE.md has the map).
 mod accumulate;
 mod chunk;
 mod content;
@@ -82,7 +73,7 @@ pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
 pub use self::content::{Content, ContentPart, FileRef, ImageUrl, InputAudio};
 pub(crate) use self::error_body::{
-    StreamData, parse_error_body, parse_flat_error, parse_stream_data,
+    ApiErrorFields, StreamData, parse_error_body, parse_error_event, parse_stream_data,
 };
 pub use self::logprobs::{Logprobs, TokenLogprob, TopLogprob};
 pub use self::message::Message;
@@ -290,7 +281,12 @@ mod tests {
             let json = message.to_json();
             assert_eq!(Message::from_json(json.clone()).unwrap().to_json(), json);
         }
-        let _ = crate::chat::parse_error_body(&value.to_string());
+        // An error event reads a wrapped error exactly as a body does.
+        let text = value.to_string();
+        let event = crate::chat::parse_error_event(&text);
+        if let Some(body) = crate::chat::parse_error_body(&text) {
+            assert_eq!(event, Some(body), "{text}");
+        }
     }
 
     #[test]

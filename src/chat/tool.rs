@@ -124,3 +124,26 @@ impl ToolChoice {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_choice_and_tool_json() {
+        assert_eq!(ToolChoice::Auto.to_json(), json!("auto"));
+        assert_eq!(ToolChoice::None.to_json(), json!("none"));
+        assert_eq!(
+            ToolChoice::function("f").to_json(),
+            json!({"type": "function", "function": {"name": "f"}})
+        );
+        let other = json!({"type": "allowed_tools", "mode": "auto"});
+        assert_eq!(ToolChoice::Other(other.clone()).to_json(), other);
+        // An empty description is left out.
+        assert_eq!(
+            Tool::function("f", "", json!({"type": "object"})).to_json(),
+            json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}})
+        );
+    }
+}

@@ -65,7 +65,7 @@ impl FunctionCall {
                     "tool call `{}`: arguments are not valid JSON: {e}",
                     self.name
                 ),
-                Some(self.arguments.clone()),
+                self.arguments.clone(),
             )
         })
     }
@@ -162,18 +162,6 @@ impl ToolCall {
         }
         out.finish(&self.extra)
     }
-}
-
-pub(super) fn decode_tool_calls(f: &mut Fields) -> Res<Vec<ToolCall>> {
-    f.array("tool_calls")?
-        .unwrap_or_default()
-        .into_iter()
-        .map(ToolCall::decode)
-        .collect()
-}
-
-pub(super) fn tool_calls_json(calls: &[ToolCall]) -> Value {
-    Value::Array(calls.iter().map(ToolCall::to_json).collect())
 }
 
 /// One fragment of a streamed tool call (`delta.tool_calls[]`).

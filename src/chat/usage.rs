@@ -124,6 +124,39 @@ impl Usage {
     }
 }
 
+/// The `usage` of a completion or chunk: `{}` counts, `null` is absent, another type stays in
+/// `extra`.
 pub(super) fn decode_usage(f: &mut Fields) -> Option<Usage> {
     f.loose_object("usage").map(Usage::from_map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::json::tests::check_round_trip;
+    use serde_json::json;
+
+    #[test]
+    fn usage_round_trip_and_emptiness() {
+        let usage = check_round_trip(
+            json!({"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
+                   "prompt_tokens_details": {"cached_tokens": 1, "x": true},
+                   "completion_tokens_details": {"reasoning_tokens": 1, "accepted_prediction_tokens": 0},
+                   "cost": 0.5}),
+            Usage::from_json,
+            Usage::to_json,
+        );
+        assert_eq!(
+            usage.prompt_tokens_details.as_ref().unwrap().extra["x"],
+            true
+        );
+        assert_eq!(usage.extra["cost"], 0.5);
+        assert!(!usage.is_empty());
+        assert!(Usage::from_json(json!({})).unwrap().is_empty());
+        // Details of the wrong type stay in `extra`, and the usage is no longer empty.
+        let odd = Usage::from_json(json!({"prompt_tokens_details": 7})).unwrap();
+        assert_eq!(odd.prompt_tokens_details, None);
+        assert_eq!(odd.extra["prompt_tokens_details"], 7);
+        assert!(!odd.is_empty());
+    }
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+/// Sets an identifying string (`id`, `model`, a function name) from the first chunk that has a
+/// non-empty one; later values never replace it.
 pub(super) fn first_non_empty(acc: &mut String, new: &str) {
     if acc.is_empty() && !new.is_empty() {
         new.clone_into(acc);
