@@ -252,6 +252,33 @@ fn cancel_a_silent_stream() {
     assert_usable_on_a_new_connection(&client, &server);
 }
 
+// Proves: the raw event loop of `post_stream` is cut short the same way.
+#[test]
+fn cancel_a_silent_raw_stream() {
+    let gone = Signal::new();
+    let server = three_then_silence(&gone);
+    let client = builder(&server).build().unwrap();
+    let (seen_tx, seen) = mpsc::channel();
+    let (err, latency) = cancel_when(
+        &client,
+        || {
+            for _ in 0..3 {
+                seen.recv_timeout(WAIT_TIMEOUT).expect("three events");
+            }
+        },
+        move |c| {
+            let body = json!({"model": "m", "stream": true, "messages": []});
+            c.post_stream("chat/completions", &body, |event| {
+                let _ = seen_tx.send(event.data().to_string());
+                ControlFlow::Continue(())
+            })
+        },
+    );
+    assert_cancelled(&err, latency);
+    gone.wait();
+    assert_usable_on_a_new_connection(&client, &server);
+}
+
 // Proves: a stream that never stops sending is cut short too, and the server's writes fail.
 #[test]
 fn cancel_a_busy_stream() {
