@@ -168,7 +168,9 @@ impl Client {
     /// completion.
     ///
     /// Return [`ControlFlow::Break`] from `on_chunk` to stop early: the
-    /// connection is closed and what arrived so far is returned. Streamed
+    /// connection is closed and what arrived so far is returned. To stop
+    /// from another thread, or without waiting for the next chunk, call
+    /// through [`with_cancellation`](Self::with_cancellation). Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
     /// [`ClientBuilder::stream_usage`] turned that off. On any error after
     /// the stream began, [`Error::partial`] holds what arrived.
