@@ -695,6 +695,8 @@ mod tests {
         fn movable<T: Send>() {}
         shared::<Client>();
         shared::<ClientBuilder>();
+        fn token<T: Send + Sync + Clone + Default + std::fmt::Debug>() {}
+        token::<CancellationToken>();
         movable::<ChatStream>();
         fn error<T: std::error::Error + Send + Sync + 'static>() {}
         error::<Error>();
