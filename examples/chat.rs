@@ -21,9 +21,12 @@
 //! through the real client, so it works with no network at all.
 //!
 //! The reply's content goes to stdout as it arrives (flushed per delta);
-//! usage, reasoning and tool-call summaries and errors go to stderr. Exit
-//! status: 0 on success, 1 on an error (after printing what arrived), 2 on
-//! a usage error.
+//! usage, reasoning and tool-call summaries and errors go to stderr. Ctrl-C
+//! stops the call at once through a `CancellationToken` (the server sees
+//! the connection close) and keeps what arrived: the text already printed,
+//! its summary, or with `--json` the partial completion; a second Ctrl-C
+//! quits outright. Exit status: 0 on success, 1 on an error (after printing
+//! what arrived), 2 on a usage error, 130 when stopped by Ctrl-C.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -33,8 +36,8 @@ use std::time::Duration;
 
 use chatstream::responses::{FunctionCallItem, OutputItem};
 use chatstream::{
-    ChatCompletion, ChatRequest, Client, ClientBuilder, Message, Response, ResponseEvent,
-    ResponseRequest, ResponsesDecoder,
+    CancellationToken, ChatCompletion, ChatRequest, Client, ClientBuilder, ErrorKind, Message,
+    Response, ResponseEvent, ResponseRequest, ResponsesDecoder,
 };
 
 const USAGE: &str = "usage: chat [--api chat|responses] [--model M] [--system TEXT] \
@@ -139,14 +142,45 @@ fn main() -> ExitCode {
     };
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
+        Err(Failure::Error(msg)) => {
             eprintln!("chat: {msg}");
             ExitCode::from(1)
         }
+        // The shells' status for a program ended by SIGINT.
+        Err(Failure::Stopped) => ExitCode::from(130),
     }
 }
 
-fn run(args: &Args) -> Result<(), String> {
+enum Failure {
+    Error(String),
+    /// Stopped by Ctrl-C, after printing what arrived.
+    Stopped,
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Failure {
+        Failure::Error(msg)
+    }
+}
+
+/// A token that Ctrl-C cancels; a second Ctrl-C ends the process (should
+/// the call be stuck where a cancel cannot reach, such as a TCP connect).
+fn stop_on_ctrl_c() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let handler = stop.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler.is_cancelled() {
+            std::process::exit(130);
+        }
+        handler.cancel();
+    });
+    if let Err(e) = installed {
+        eprintln!("chat: Ctrl-C will not stop the call cleanly ({e})");
+    }
+    stop
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
     let configured = std::env::var_os("OPENAI_API_KEY").is_some()
         || std::env::var_os("OPENAI_BASE_URL").is_some();
     let mut builder = ClientBuilder::from_env();
@@ -166,6 +200,7 @@ fn run(args: &Args) -> Result<(), String> {
         builder = builder.stream_idle_timeout(Duration::from_secs_f64(secs));
     }
     let client = builder.build().map_err(|e| e.to_string())?;
+    let client = client.with_cancellation(&stop_on_ctrl_c());
 
     let model = args
         .model
@@ -173,7 +208,7 @@ fn run(args: &Args) -> Result<(), String> {
         .or_else(|| std::env::var("OPENAI_MODEL").ok().filter(|m| !m.is_empty()))
         .unwrap_or_else(|| "gpt-4o-mini".to_string());
     if args.api == Api::Responses {
-        return run_responses(args, &client, model);
+        return run_responses(args, &client, model).map_err(Failure::from);
     }
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
@@ -213,7 +248,14 @@ fn run(args: &Args) -> Result<(), String> {
             if let Some(partial) = error.partial().filter(|_| args.json) {
                 println!("{}", partial.to_json());
             }
-            Err(error.to_string())
+            if error.kind() != ErrorKind::Cancelled {
+                return Err(error.to_string().into());
+            }
+            eprintln!("chat: stopped (Ctrl-C)");
+            if let Some(partial) = error.partial() {
+                summarise(partial);
+            }
+            Err(Failure::Stopped)
         }
     }
 }

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cancel::CancellationToken;
 use crate::chat::{
     ChatChunk, ChatCompletion, ChatRequest, Model, ModelList, rejects_stream_options,
 };
 use crate::error::Error;
-use crate::http::{self, Mode, ProxySetting, Settings, Transport};
+use crate::http::{self, Accepted, Mode, Outgoing, ProxySetting, Settings, Transport};
 use crate::responses::{Response, ResponseEvent, ResponseRequest, ResponseStream};
 use crate::sse;
 use crate::stream::{self, ChatStream, StreamLimits};
@@ -53,6 +54,8 @@ pub struct Client {
     split_think_tags: bool,
     /// Headers added by [`Client::with_header`], on top of the defaults.
     extra_headers: Arc<Vec<(String, String)>>,
+    /// Set by [`Client::with_cancellation`].
+    cancel: Option<CancellationToken>,
 }
 
 impl fmt::Debug for Client {
@@ -65,6 +68,7 @@ impl fmt::Debug for Client {
             .field("project", &s.project)
             .field("max_retries", &s.max_retries)
             .field("stream_idle_timeout", &self.limits.idle)
+            .field("cancel", &self.cancel)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +119,48 @@ impl Client {
         }
     }
 
+    /// A view of this client (same connection pool and settings) whose
+    /// every call watches `token`: [`chat`](Self::chat),
+    /// [`chat_stream`](Self::chat_stream), [`chat_chunks`](Self::chat_chunks)
+    /// and the stream it returns, [`models`](Self::models),
+    /// [`post_json`](Self::post_json) and [`post_stream`](Self::post_stream).
+    ///
+    /// Once the token is cancelled, from any thread, such a call returns an
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) error within a fraction of a second, in
+    /// whatever phase it is: waiting for the response, reading a stream or
+    /// a body, or sleeping before a retry. Its connection is closed, so the
+    /// server sees the client leave (llama.cpp and vLLM then stop
+    /// generating); the client itself stays usable. A stream's error carries
+    /// what had arrived ([`Error::partial`]). A call made with an already
+    /// cancelled token sends nothing.
+    ///
+    /// Connecting is cut short too (a watched call connects on a helper
+    /// thread, which finishes alone, within the
+    /// [connect timeout](ClientBuilder::connect_timeout), after a cancel),
+    /// and so is the TLS handshake. The one wait a cancel does not shorten
+    /// is the lookup of the host's name, which ureq bounds by the connect
+    /// timeout; loopback and IP addresses need none.
+    ///
+    /// ```
+    /// use chatstream::{CancellationToken, ChatRequest, Client, ErrorKind, Message};
+    ///
+    /// # let client = Client::builder().base_url("http://127.0.0.1:1/v1").build()?;
+    /// let token = CancellationToken::new();
+    /// let stoppable = client.with_cancellation(&token);
+    /// token.cancel(); // e.g. from a Stop button's thread
+    /// let request = ChatRequest::new("m", vec![Message::user("hi")]);
+    /// let err = stoppable.chat(&request).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Cancelled); // nothing was sent
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_cancellation(&self, token: &CancellationToken) -> Client {
+        Client {
+            cancel: Some(token.clone()),
+            ..self.clone()
+        }
+    }
+
     /// `POST /chat/completions` without streaming: the whole completion.
     pub fn chat(&self, request: &ChatRequest) -> Result<ChatCompletion, Error> {
         let body = request.to_json();
@@ -132,7 +178,9 @@ impl Client {
     /// completion.
     ///
     /// Return [`ControlFlow::Break`] from `on_chunk` to stop early: the
-    /// connection is closed and what arrived so far is returned. Streamed
+    /// connection is closed and what arrived so far is returned. To stop
+    /// from another thread, or without waiting for the next chunk, call
+    /// through [`with_cancellation`](Self::with_cancellation). Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
     /// [`ClientBuilder::stream_usage`] turned that off; a server that refuses
     /// the option is asked again without it (see [`ClientBuilder::stream_usage`]).
@@ -154,7 +202,10 @@ impl Client {
 
     /// Like [`Client::chat_stream`], for loops: an iterator over the chunks,
     /// which also accumulates them ([`ChatStream::completion`]). Dropping
-    /// it halfway closes the connection.
+    /// it halfway closes the connection. It returns once the first chunk
+    /// has arrived (or the stream failed), so that a stream whose first
+    /// event is a rate-limit or overload error is retried before the loop
+    /// sees anything.
     ///
     /// ```no_run
     /// # use chatstream::{ChatRequest, Client, Message};
@@ -173,20 +224,27 @@ impl Client {
         let with_options = self.include_usage
             && !self.stream_options_refused.load(Ordering::Relaxed)
             && !request.extra.contains_key("stream_options");
+        let accept = |response| {
+            let mut stream = ChatStream::new(response, self.limits);
+            if self.split_think_tags {
+                stream = stream.split_think_tags();
+            }
+            // Nothing reached the caller yet, so a stream that begins with a
+            // rate-limit or overload error may be sent again.
+            Ok(match stream.first_event_error() {
+                Some(error) => Accepted::FirstEventFailed(error, stream),
+                None => Accepted::Done(stream),
+            })
+        };
         let body = request.to_json_streaming(with_options);
-        let response = match self.send_stream("chat/completions", &body) {
+        match self.send_stream("chat/completions", &body, accept) {
             Err(e) if with_options && rejects_stream_options(&e) => {
                 self.stream_options_refused.store(true, Ordering::Relaxed);
-                self.send_stream("chat/completions", &request.to_json_streaming(false))?
+                let body = request.to_json_streaming(false);
+                self.send_stream("chat/completions", &body, accept)
             }
-            sent => sent?,
-        };
-        let stream = ChatStream::new(response, self.limits);
-        Ok(if self.split_think_tags {
-            stream.split_think_tags()
-        } else {
-            stream
-        })
+            sent => sent,
+        }
     }
 
     /// `POST /responses` without streaming: the whole [`Response`] (the
@@ -256,8 +314,9 @@ impl Client {
     /// ```
     pub fn response_events(&self, request: &ResponseRequest) -> Result<ResponseStream, Error> {
         let body = request.to_json_streaming();
-        let response = self.send_stream("responses", &body)?;
-        Ok(ResponseStream::new(response, self.limits))
+        self.send_stream("responses", &body, |response| {
+            Ok(Accepted::Done(ResponseStream::new(response, self.limits)))
+        })
     }
 
     /// `GET /responses/{id}`: a stored response (one created with `store`
@@ -322,7 +381,7 @@ impl Client {
         body: &Value,
         on_event: impl FnMut(sse::Event<'_>) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let response = self.send_stream(path, body)?;
+        let response = self.send_stream(path, body, |r| Ok(Accepted::Done(r)))?;
         stream::raw_events(response, self.limits, on_event)
     }
 
@@ -335,12 +394,40 @@ impl Client {
     ) -> Result<http::Response, Error> {
         let bytes = body.map(encode_body).transpose()?;
         self.transport
-            .send(method, path, bytes.as_deref(), &self.extra_headers, mode)
+            .send(&self.outgoing(method, path, bytes.as_deref(), mode))
     }
 
-    fn send_stream(&self, path: &str, body: &Value) -> Result<http::Response, Error> {
-        let response = self.send("POST", path, Some(body), Mode::Stream)?;
-        stream::check_stream_response(response, self.transport.settings().max_response_size)
+    /// Sends a stream request and lets `accept` make the result of an event
+    /// stream response (see `Transport::send_then`).
+    fn send_stream<T>(
+        &self,
+        path: &str,
+        body: &Value,
+        mut accept: impl FnMut(http::Response) -> Result<Accepted<T>, Error>,
+    ) -> Result<T, Error> {
+        let bytes = encode_body(body)?;
+        let limit = self.transport.settings().max_response_size;
+        let outgoing = self.outgoing("POST", path, Some(&bytes), Mode::Stream);
+        self.transport.send_then(&outgoing, |response| {
+            accept(stream::check_stream_response(response, limit)?)
+        })
+    }
+
+    fn outgoing<'a>(
+        &'a self,
+        method: &'a str,
+        path: &'a str,
+        body: Option<&'a [u8]>,
+        mode: Mode,
+    ) -> Outgoing<'a> {
+        Outgoing {
+            method,
+            path,
+            body,
+            headers: &self.extra_headers,
+            mode,
+            cancel: self.cancel.as_ref(),
+        }
     }
 }
 
@@ -427,8 +514,10 @@ impl Default for ClientBuilder {
                 connect_timeout: Some(Duration::from_secs(10)),
                 response_timeout: None,
                 request_timeout: Some(Duration::from_secs(600)),
-                stream_idle_timeout: None,
+                stream_first_event_timeout: None,
                 max_retries: 2,
+                retry_response_timeout: false,
+                on_retry: None,
                 initial_backoff: Duration::from_millis(500),
                 max_backoff: Duration::from_secs(8),
                 proxy: ProxySetting::FromEnv,
@@ -440,6 +529,7 @@ impl Default for ClientBuilder {
                 max_response_size: 64 * 1024 * 1024,
             },
             limits: StreamLimits {
+                first_event: None,
                 idle: Some(Duration::from_secs(300)),
                 total: None,
                 max_event_size: sse::Parser::DEFAULT_MAX_EVENT_SIZE,
@@ -548,6 +638,34 @@ impl ClientBuilder {
         self
     }
 
+    /// Limit for a stream's first *event*, counted from when the request
+    /// is sent (response headers included, unless
+    /// [`response_timeout`](Self::response_timeout) bounds those), separate
+    /// from the limit between events. Default: the
+    /// [idle limit](Self::stream_idle_timeout) (5 min). A local server may
+    /// process a long prompt for minutes before its first token and then
+    /// never pause for more than seconds: give it a long first-event limit
+    /// and a short idle one. `None` for none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = chatstream::Client::builder()
+    ///     .base_url("http://127.0.0.1:8080/v1")
+    ///     .stream_first_event_timeout(Duration::from_secs(30 * 60))
+    ///     .stream_idle_timeout(Duration::from_secs(30))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), chatstream::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stream_first_event_timeout(
+        mut self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> ClientBuilder {
+        self.limits.first_event = Some(timeout.into());
+        self
+    }
+
     /// Total limit for a stream, from the response headers on (default:
     /// none, so a healthy long stream is never cut).
     #[must_use]
@@ -564,13 +682,51 @@ impl ClientBuilder {
     }
 
     /// How many times a failed request is retried (default 2; 0 turns
-    /// retries off). Retried: connection failures before any response,
-    /// 408, 409, 429 (except `insufficient_quota`) and 5xx, or whatever the
-    /// server's `x-should-retry` header says. Never retried: a stream whose
-    /// body has begun.
+    /// retries off). Retried: connection failures before the request was
+    /// sent, 408, 409, 429 (except `insufficient_quota`) and 5xx, or
+    /// whatever the server's `x-should-retry` header says; and a chat stream
+    /// whose *first* event is a rate-limit (except `insufficient_quota`),
+    /// overload or server error, before any chunk reached the caller. Never
+    /// retried: a stream that delivered a chunk, and (unless
+    /// [`retry_response_timeout`](Self::retry_response_timeout)) a request
+    /// sent whole whose response headers did not come in time.
     #[must_use]
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.settings.max_retries = retries;
+        self
+    }
+
+    /// Whether a request sent whole whose response headers did not arrive
+    /// within [`response_timeout`](Self::response_timeout) (or, for
+    /// streams, the first-event limit) is sent again (default false: the
+    /// server may still be working on it, and a second copy doubles the
+    /// work, or the bill). `true` restores the official SDKs' behaviour.
+    #[must_use]
+    pub fn retry_response_timeout(mut self, retry: bool) -> ClientBuilder {
+        self.settings.retry_response_timeout = retry;
+        self
+    }
+
+    /// Called before each retry's wait with the retry's number (1 for the
+    /// first), the delay, and the error that caused it, so a UI can say
+    /// "rate limited, retrying in 2 s" and a log can record it. Runs on the
+    /// calling thread; keep it short.
+    ///
+    /// ```
+    /// let client = chatstream::Client::builder()
+    ///     .base_url("http://127.0.0.1:8080/v1")
+    ///     .on_retry(|attempt, delay, error| {
+    ///         eprintln!("retry {attempt} in {delay:?} after: {error}");
+    ///     })
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), chatstream::Error>(())
+    /// ```
+    #[must_use]
+    pub fn on_retry(
+        mut self,
+        hook: impl Fn(u32, Duration, &Error) + Send + Sync + 'static,
+    ) -> ClientBuilder {
+        self.settings.on_retry = Some(Arc::new(hook));
         self
     }
 
@@ -714,7 +870,8 @@ impl ClientBuilder {
         if self.limits.max_event_size == 0 {
             return Err(Error::config("max_event_size must be positive"));
         }
-        self.settings.stream_idle_timeout = self.limits.idle;
+        self.settings.stream_first_event_timeout =
+            self.limits.first_event.unwrap_or(self.limits.idle);
         let transport = Transport::new(self.settings)?;
         Ok(Client {
             transport: Arc::new(transport),
@@ -723,6 +880,7 @@ impl ClientBuilder {
             stream_options_refused: Arc::new(AtomicBool::new(false)),
             split_think_tags: self.split_think_tags,
             extra_headers: Arc::new(Vec::new()),
+            cancel: None,
         })
     }
 }
@@ -746,6 +904,8 @@ mod tests {
         fn movable<T: Send>() {}
         shared::<Client>();
         shared::<ClientBuilder>();
+        fn token<T: Send + Sync + Clone + Default + std::fmt::Debug>() {}
+        token::<CancellationToken>();
         movable::<ChatStream>();
         movable::<ResponseStream>();
         movable::<crate::ResponsesDecoder>();

@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::chat::{ApiErrorFields, ChatCompletion};
+use crate::response_info::ResponseInfo;
 use crate::responses::Response;
 use crate::sse;
 
@@ -54,6 +55,9 @@ pub enum ErrorKind {
     EventTooLarge,
     /// Another I/O error while the response body was being read.
     Io,
+    /// The call's [`CancellationToken`](crate::CancellationToken) was
+    /// cancelled. [`Error::partial`] holds what a stream had delivered.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -70,6 +74,7 @@ impl ErrorKind {
             Self::Truncated => "stream truncated",
             Self::EventTooLarge => "event too large",
             Self::Io => "I/O error",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -92,6 +97,9 @@ pub enum Timeout {
     Request,
     /// No stream event arrived within the idle limit (comments do not count).
     StreamIdle,
+    /// The stream's first event did not arrive within its limit, counted
+    /// from when the request was sent.
+    StreamFirstEvent,
     /// The optional total limit of a stream.
     StreamTotal,
 }
@@ -103,6 +111,7 @@ impl fmt::Display for Timeout {
             Self::ResponseHeaders => "timeout waiting for response headers",
             Self::Request => "request timeout",
             Self::StreamIdle => "stream idle timeout (no event received)",
+            Self::StreamFirstEvent => "stream first-event timeout (no event received)",
             Self::StreamTotal => "stream total timeout",
         })
     }
@@ -211,6 +220,8 @@ struct ErrorImpl {
     partial: Option<ChatCompletion>,
     /// The partial of a Responses stream (boxed: errors stay small on the happy path).
     partial_response: Option<Box<Response>>,
+    /// The status and headers of the response that carried an API error.
+    response: Option<ResponseInfo>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -246,6 +257,7 @@ enum Detail {
         limit: usize,
     },
     Io(String),
+    Cancelled,
 }
 
 impl Detail {
@@ -262,6 +274,7 @@ impl Detail {
             Self::Truncated(_) => ErrorKind::Truncated,
             Self::EventTooLarge { .. } => ErrorKind::EventTooLarge,
             Self::Io(_) => ErrorKind::Io,
+            Self::Cancelled => ErrorKind::Cancelled,
         }
     }
 
@@ -283,7 +296,7 @@ impl Detail {
                 }
             }
             Self::Timeout(which) => write!(f, ": {which}"),
-            Self::Api(_) => Ok(()),
+            Self::Api(_) | Self::Cancelled => Ok(()),
             Self::Redirect {
                 status,
                 location: Some(l),
@@ -311,6 +324,7 @@ impl Error {
                 should_retry: None,
                 partial: None,
                 partial_response: None,
+                response: None,
                 source: None,
             }),
         }
@@ -353,6 +367,11 @@ impl Error {
         Self::from_detail(Detail::Timeout(which))
     }
 
+    /// A call stopped by its cancellation token.
+    pub(crate) fn cancelled() -> Self {
+        Self::from_detail(Detail::Cancelled)
+    }
+
     pub(crate) fn api_error(api: ApiError) -> Self {
         Self::from_detail(Detail::Api(api))
     }
@@ -389,6 +408,7 @@ impl Error {
                 should_retry: inner.should_retry,
                 partial: inner.partial.clone(),
                 partial_response: inner.partial_response.clone(),
+                response: inner.response.clone(),
                 source: None,
             }),
         }
@@ -406,6 +426,12 @@ impl Error {
     ) -> Self {
         self.inner.retry_after = delay;
         self.inner.should_retry = should_retry;
+        self
+    }
+
+    /// Keeps the response that carried this (API) error.
+    pub(crate) fn with_response(mut self, info: ResponseInfo) -> Self {
+        self.inner.response = Some(info);
         self
     }
 
@@ -456,6 +482,27 @@ impl Error {
     /// The `x-request-id` of the response that failed, when the server sent one.
     pub fn request_id(&self) -> Option<&str> {
         self.api()?.request_id.as_deref()
+    }
+
+    /// The status and headers of the response that carried an API error
+    /// (for an error inside a stream, the stream's response): rate-limit
+    /// headers, the request id, `retry-after`; the same [`ResponseInfo`]
+    /// a success has. `None` for other kinds of error.
+    ///
+    /// ```
+    /// # fn report(err: &chatstream::Error) {
+    /// if let Some(info) = err.response_info() {
+    ///     for (name, value) in info.rate_limits() {
+    ///         eprintln!("{name}: {value}");
+    ///     }
+    ///     if let Some(wait) = info.header("retry-after") {
+    ///         eprintln!("the server asks to wait {wait} s");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn response_info(&self) -> Option<&ResponseInfo> {
+        self.inner.response.as_ref()
     }
 
     /// The `Location` of a redirect that was not followed.
@@ -584,6 +631,7 @@ impl fmt::Debug for Error {
             Detail::EventTooLarge { limit } => {
                 d.field("limit", limit);
             }
+            Detail::Cancelled => {}
         }
         if let Some(p) = &inner.partial {
             d.field("partial_content", &p.content());

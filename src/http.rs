@@ -10,23 +10,36 @@
 //! on the wire, but the stream's idle limit is measured in *events* (SSE
 //! comment keep-alives must not postpone it), and a body's remaining time
 //! cannot be changed once ureq has the response. So every connection goes
-//! through [`TickTransport`], which caps each wait for input at
+//! through [`WatchedTransport`], which caps each wait for input at
 //! [`READ_TICK`] while (and only while) a [`StreamBody`] reads on that
 //! thread; on every tick the body checks the deadline the stream layer set
 //! after its last event. A timed-out ureq read leaves the body readable, so
 //! a tick costs nothing but a wake-up. The same tick bounds the drain after
 //! `[DONE]`, so a server that holds the connection open is never waited on.
+//!
+//! Cancellation does not wait for a tick. [`WatchingConnector`] keeps the
+//! shutdown handle ureq's TCP connector registers for each socket, and while
+//! a call with a [`CancellationToken`] does I/O on its thread ([`WATCHED`]),
+//! every wait of the connection (connecting's TLS handshake, sending,
+//! waiting for headers, reading a body) registers that socket with the
+//! token. `cancel` shuts the socket down, which wakes the blocked system
+//! call at once; the layer above sees the token and reports
+//! [`ErrorKind::Cancelled`]. A socket shut down this way reports itself
+//! closed, so it never goes back to the pool.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, NextTimeout, Transport as UreqTransport,
+    Buffers, ConnectionDetails, Connector, NextTimeout, ShutdownHandle, Transport as UreqTransport,
 };
 
+use crate::cancel::{CancellationToken, Interrupt};
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
 use crate::response_info::ResponseInfo;
 
@@ -40,6 +53,9 @@ thread_local! {
     /// True while a [`StreamBody`] reads on this thread: [`TickTransport`]
     /// then caps each wait for input at [`READ_TICK`].
     static TICKING: Cell<bool> = const { Cell::new(false) };
+    /// The token of the call doing I/O on this thread, if it has one: every
+    /// wait of a [`WatchedTransport`] registers its socket with it.
+    static WATCHED: RefCell<Option<CancellationToken>> = const { RefCell::new(None) };
 }
 
 /// Server-suggested retry delays above this are ignored in favour of backoff.
@@ -74,9 +90,13 @@ pub(crate) struct Settings {
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
     /// Bounds the wait for a stream's response headers when
-    /// `response_timeout` is not set.
-    pub(crate) stream_idle_timeout: Option<Duration>,
+    /// `response_timeout` is not set (the wait for the first event).
+    pub(crate) stream_first_event_timeout: Option<Duration>,
     pub(crate) max_retries: u32,
+    /// Re-send a request whose response headers did not come in time after
+    /// it was sent whole (off by default: the server may be working on it).
+    pub(crate) retry_response_timeout: bool,
+    pub(crate) on_retry: Option<RetryHook>,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) proxy: ProxySetting,
@@ -90,6 +110,10 @@ pub(crate) struct Settings {
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) max_response_size: u64,
 }
+
+/// Called before each retry's wait: the retry's number (1 for the first),
+/// the delay, and the error that caused it.
+pub(crate) type RetryHook = Arc<dyn Fn(u32, Duration, &Error) + Send + Sync>;
 
 /// Whether a request expects an event stream or one JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,10 +136,34 @@ pub(crate) struct Transport {
     jitter: AtomicU64,
 }
 
+/// One request to send: where, what, and the token that may cancel it.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) body: Option<&'a [u8]>,
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) mode: Mode,
+    pub(crate) cancel: Option<&'a CancellationToken>,
+}
+
 /// A successful response whose body has not been read yet.
 pub(crate) struct Response {
     info: ResponseInfo,
     body: ureq::Body,
+    /// When the request that got this response was sent, for the
+    /// first-event limit.
+    pub(crate) sent_at: Instant,
+    cancel: Option<CancellationToken>,
+}
+
+/// What a response that arrived whole made of it; see [`Transport::send_then`].
+pub(crate) enum Accepted<T> {
+    /// The call's result.
+    Done(T),
+    /// The stream failed before anything reached the caller with an error
+    /// retried like an HTTP 429 or 5xx; `T` is the result to hand over
+    /// anyway when no retry is left.
+    FirstEventFailed(Error, T),
 }
 
 impl Transport {
@@ -163,9 +211,11 @@ impl Transport {
             .timeout_connect(settings.connect_timeout)
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
+        // Every connection is watched for cancellation, whatever the chain below opens.
+        let watching = WatchingConnector(Arc::new(connector(&settings)?));
         let agent = ureq::Agent::with_parts(
             builder.build(),
-            connector(&settings)?.chain(TickConnector),
+            watching,
             ureq::unversioned::resolver::DefaultResolver::default(),
         );
         Ok(Self {
@@ -185,14 +235,20 @@ impl Transport {
     /// Sends a request, retrying what may be retried, and returns the first
     /// successful response. Error statuses become [`ErrorKind::Api`] errors
     /// with the body; a redirect becomes [`ErrorKind::Redirect`].
-    pub(crate) fn send(
+    pub(crate) fn send(&self, request: &Outgoing<'_>) -> Result<Response, Error> {
+        self.send_then(request, |response| Ok(Accepted::Done(response)))
+    }
+
+    /// Like [`send`](Self::send), then `accept` turns the response into the
+    /// call's result; when it reports that the stream's first event was a
+    /// retryable error, the request is retried under the same rules and
+    /// limit as an HTTP 429 or 5xx.
+    pub(crate) fn send_then<T>(
         &self,
-        method: &str,
-        path: &str,
-        body: Option<&[u8]>,
-        extra_headers: &[(String, String)],
-        mode: Mode,
-    ) -> Result<Response, Error> {
+        request: &Outgoing<'_>,
+        mut accept: impl FnMut(Response) -> Result<Accepted<T>, Error>,
+    ) -> Result<T, Error> {
+        let extra_headers = request.headers;
         if let Some((name, _)) = extra_headers
             .iter()
             .find(|(_, value)| !is_valid_header_value(value))
@@ -207,31 +263,73 @@ impl Transport {
             let host = parse_url(&self.settings.base_url).map_or("", |u| u.host);
             return Err(insecure_http_error("a credential header", host));
         }
+        let cancelled = || request.cancel.is_some_and(CancellationToken::is_cancelled);
         let mut attempt = 0;
         loop {
-            let result = self.send_once(method, path, body, extra_headers, mode);
-            let delay = match &result {
-                Ok(_) => return result,
-                Err(e) if attempt < self.settings.max_retries => match retry_decision(e) {
-                    RetryDecision::No => return result,
-                    RetryDecision::After(Some(d)) => d,
-                    RetryDecision::After(None) => self.backoff(attempt),
+            // Also before the first attempt: a cancelled token sends nothing.
+            if cancelled() {
+                return Err(Error::cancelled());
+            }
+            let (error, delay) = match self.send_once(request) {
+                Ok(response) => match accept(response) {
+                    Ok(Accepted::Done(done)) => return Ok(done),
+                    Ok(Accepted::FirstEventFailed(error, done)) => {
+                        match self.first_event_retry(&error, attempt) {
+                            Some(delay) => (error, delay),
+                            None => return Ok(done),
+                        }
+                    }
+                    Err(error) => return Err(error),
                 },
-                Err(_) => return result,
+                Err(_) if cancelled() => return Err(Error::cancelled()),
+                Err(failed) => match self.retry(&failed, attempt) {
+                    Some(delay) => (failed.error, delay),
+                    None => return Err(failed.error),
+                },
             };
-            std::thread::sleep(delay);
             attempt += 1;
+            if let Some(hook) = &self.settings.on_retry {
+                hook(attempt, delay, &error);
+            }
+            match request.cancel {
+                Some(token) if token.sleep(delay) => return Err(Error::cancelled()),
+                Some(_) => {}
+                None => std::thread::sleep(delay),
+            }
         }
     }
 
-    fn send_once(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&[u8]>,
-        extra_headers: &[(String, String)],
-        mode: Mode,
-    ) -> Result<Response, Error> {
+    /// The delay before retrying a failed attempt, or `None`.
+    fn retry(&self, failed: &Failed, attempt: u32) -> Option<Duration> {
+        if attempt >= self.settings.max_retries {
+            return None;
+        }
+        if failed.sent_whole_unanswered && !self.settings.retry_response_timeout {
+            return None;
+        }
+        match retry_decision(&failed.error) {
+            RetryDecision::No => None,
+            RetryDecision::After(Some(d)) => Some(d),
+            RetryDecision::After(None) => Some(self.backoff(attempt)),
+        }
+    }
+
+    /// The delay before retrying a stream whose first event was `error`.
+    fn first_event_retry(&self, error: &Error, attempt: u32) -> Option<Duration> {
+        let retryable = error.api().is_some_and(first_event_retryable);
+        (retryable && attempt < self.settings.max_retries).then(|| self.backoff(attempt))
+    }
+
+    fn send_once(&self, request: &Outgoing<'_>) -> Result<Response, Failed> {
+        let sent_at = Instant::now();
+        let Outgoing {
+            method,
+            path,
+            body,
+            headers: extra_headers,
+            mode,
+            cancel,
+        } = *request;
         let s = &self.settings;
         #[cfg(not(feature = "tls"))]
         if self
@@ -239,7 +337,7 @@ impl Transport {
             .get(..8)
             .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
         {
-            return Err(no_tls_error());
+            return Err(no_tls_error().into());
         }
         let mut url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         if let Some(q) = &self.base_query {
@@ -277,11 +375,19 @@ impl Transport {
         for (name, value) in s.headers.iter().chain(extra_headers) {
             req = req.header(name, value);
         }
-        let sent = match body {
-            Some(bytes) => self.run(req.body(bytes), mode),
-            None => self.run(req.body(()), mode),
+        let sent = {
+            let _watching = Watching::start(cancel);
+            match body {
+                Some(bytes) => self.run(req.body(bytes), mode),
+                None => self.run(req.body(()), mode),
+            }
         };
-        let response = sent.map_err(|e| map_ureq_error(e, mode))?;
+        let response = sent.map_err(|e| Failed {
+            // Sent whole, and the wait for the answer ran out: the server may
+            // be working on it.
+            sent_whole_unanswered: matches!(e, ureq::Error::Timeout(ureq::Timeout::RecvResponse)),
+            error: map_ureq_error(e, mode),
+        })?;
         let (parts, body) = response.into_parts();
         let headers = parts.headers.iter().map(|(n, v)| {
             (
@@ -290,20 +396,26 @@ impl Transport {
             )
         });
         let info = ResponseInfo::new(parts.status.as_u16(), headers.collect());
-        let response = Response { info, body };
+        let response = Response {
+            info,
+            body,
+            sent_at,
+            cancel: cancel.cloned(),
+        };
         let status = response.info.status();
         if (300..400).contains(&status) {
             let location = response.info.header("location").map(str::to_string);
-            return Err(Error::redirect(status, location));
+            return Err(Error::redirect(status, location).into());
         }
         if !(200..300).contains(&status) {
-            return Err(response.into_api_error());
+            return Err(response.into_api_error().into());
         }
         let encoding = response.info.header("content-encoding").map(str::trim);
         if let Some(enc) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
             return Err(Error::protocol(format!(
                 "unexpected Content-Encoding `{enc}` (the client asks for identity)"
-            )));
+            ))
+            .into());
         }
         Ok(response)
     }
@@ -321,7 +433,7 @@ impl Transport {
             // The stream layer owns the body's deadlines (see the module
             // docs); the headers are bounded here.
             Mode::Stream => {
-                builder.timeout_recv_response(s.response_timeout.or(s.stream_idle_timeout))
+                builder.timeout_recv_response(s.response_timeout.or(s.stream_first_event_timeout))
             }
         }
         .build();
@@ -350,6 +462,23 @@ impl Transport {
     }
 }
 
+/// A failed attempt, with what the retry rules need to know about it.
+struct Failed {
+    error: Error,
+    /// The request went out whole and the response headers did not come in
+    /// time.
+    sent_whole_unanswered: bool,
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            sent_whole_unanswered: false,
+        }
+    }
+}
+
 /// Appends `text` percent-encoded for a query string: everything but
 /// RFC 3986 unreserved characters is escaped.
 fn percent_encode_into(out: &mut String, text: &str) {
@@ -373,8 +502,22 @@ fn seed() -> u64 {
 impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
     pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
-        let Self { info, mut body } = self;
-        let bytes = body.with_config().limit(limit).read_to_vec().map_err(|e| {
+        let Self {
+            info,
+            mut body,
+            cancel,
+            ..
+        } = self;
+        let read = {
+            let _watching = Watching::start(cancel.as_ref());
+            body.with_config().limit(limit).read_to_vec()
+        };
+        // Checked whatever the read returned: a socket shut down by `cancel`
+        // may end a body without a length as if it were complete.
+        if cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            return Err(Error::cancelled());
+        }
+        let bytes = read.map_err(|e| {
             match map_ureq_error(e, Mode::Json) {
                 // The status line and headers did arrive, so this is not a
                 // connection failure (which says the request may not have been
@@ -391,10 +534,13 @@ impl Response {
 
     /// The body as a stream, for the SSE parser.
     pub(crate) fn into_stream(self) -> (ResponseInfo, StreamBody) {
-        let Self { info, body } = self;
+        let Self {
+            info, body, cancel, ..
+        } = self;
         let body = StreamBody {
             reader: body.into_reader(),
             deadline: None,
+            cancel,
         };
         (info, body)
     }
@@ -424,7 +570,9 @@ impl Response {
         };
         let fields = crate::chat::parse_error_body(&body);
         let api = ApiError::new(info.status(), info.request_id(), body, fields, false);
-        Error::api_error(api).with_retry_hints(retry_after, should_retry)
+        Error::api_error(api)
+            .with_retry_hints(retry_after, should_retry)
+            .with_response(info)
     }
 }
 
@@ -436,6 +584,7 @@ impl Response {
 pub(crate) struct StreamBody {
     reader: ureq::BodyReader<'static>,
     deadline: Option<(Instant, Timeout)>,
+    cancel: Option<CancellationToken>,
 }
 
 impl StreamBody {
@@ -459,11 +608,21 @@ impl StreamBody {
             }
         }
     }
+
+    /// Whether the call this body belongs to was cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
 }
 
 impl Read for StreamBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if self.is_cancelled() {
+                return Err(Error::cancelled().into());
+            }
             // Checked before every read, not only after a quiet tick: bytes
             // that keep arriving (keep-alive comments) must not postpone it.
             if let Some((_, which)) = self.deadline.filter(|(at, _)| Instant::now() >= *at) {
@@ -471,8 +630,14 @@ impl Read for StreamBody {
             }
             let result = {
                 let _ticking = Ticking::start();
+                let _watching = Watching::start(self.cancel.as_ref());
                 self.reader.read(buf)
             };
+            // Whatever the read returned: a socket shut down by `cancel` may
+            // look like the end of the body.
+            if self.is_cancelled() {
+                return Err(Error::cancelled().into());
+            }
             match result {
                 Ok(n) => return Ok(n),
                 Err(e) => {
@@ -518,37 +683,281 @@ impl Drop for Ticking {
     }
 }
 
-/// The last link of the connector chain: wraps every connection (plain or
-/// TLS) in a [`TickTransport`].
-#[derive(Debug)]
-struct TickConnector;
+/// Sets the token watched by the I/O on this thread until dropped
+/// (restoring the previous one, also on unwinding).
+struct Watching {
+    previous: Option<CancellationToken>,
+}
 
-impl Connector<Box<dyn UreqTransport>> for TickConnector {
-    type Out = TickTransport;
-
-    fn connect(
-        &self,
-        _details: &ConnectionDetails,
-        chained: Option<Box<dyn UreqTransport>>,
-    ) -> Result<Option<TickTransport>, ureq::Error> {
-        Ok(chained.map(TickTransport))
+impl Watching {
+    fn start(token: Option<&CancellationToken>) -> Self {
+        let previous = WATCHED.with(|w| w.replace(token.cloned()));
+        Self { previous }
     }
 }
 
-/// A connection that, while [`TICKING`] is set on the reading thread, waits
-/// for input at most [`READ_TICK`] at a time (reported to ureq as a
-/// per-read timeout, which leaves the connection usable). Everything else is
-/// passed through unchanged.
-#[derive(Debug)]
-struct TickTransport(Box<dyn UreqTransport>);
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        WATCHED.with(|w| *w.borrow_mut() = previous);
+    }
+}
 
-impl UreqTransport for TickTransport {
+/// The error a watched wait returns when its call is cancelled; the layer
+/// above sees the token and reports [`ErrorKind::Cancelled`] instead.
+fn cancelled_io() -> ureq::Error {
+    ureq::Error::Io(io::Error::other("cancelled"))
+}
+
+/// The connector chain: ureq's default (proxy, TCP, TLS), with every
+/// connection wrapped in a [`WatchedTransport`] that holds a handle to shut
+/// its socket down.
+#[derive(Debug)]
+struct WatchingConnector<C>(Arc<C>);
+
+/// What a connection attempt on another thread hands back.
+type Connected = Result<Option<Box<dyn UreqTransport>>, ureq::Error>;
+
+impl<C: Connector<Out = Box<dyn UreqTransport>>> Connector<()> for WatchingConnector<C> {
+    type Out = WatchedTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<WatchedTransport>, ureq::Error> {
+        let socket = Arc::new(Socket::default());
+        // ureq hands the connector chain a callback through which the
+        // connector that opens the socket registers a shutdown handle, right
+        // after connecting and before any TLS or proxy handshake. Passing it
+        // on wrapped keeps that handle for this connection too.
+        let register = details.register_shutdown.clone();
+        let slot = socket.clone();
+        let details = ConnectionDetails {
+            uri: details.uri,
+            addrs: details.addrs.clone(),
+            config: details.config,
+            request_level: details.request_level,
+            resolver: details.resolver,
+            now: details.now,
+            timeout: details.timeout,
+            current_time: details.current_time.clone(),
+            run_connector: details.run_connector.clone(),
+            register_shutdown: Arc::new(move |handle: Weak<dyn ShutdownHandle>| {
+                register(handle.clone())?;
+                // False when the call was cancelled while connecting: stop
+                // before the handshake.
+                if slot.set(handle) {
+                    Ok(())
+                } else {
+                    Err(cancelled_io())
+                }
+            }),
+        };
+        let token = WATCHED.with(|w| w.borrow().clone());
+        let connected = match &token {
+            None => self.0.connect(&details, chained)?,
+            Some(token) => {
+                // Cancelling during the handshake shuts the socket down.
+                let _registration = token.register(socket.clone()).ok_or_else(cancelled_io)?;
+                self.connect_apart(&details, chained, token)?
+            }
+        };
+        Ok(connected.map(|inner| WatchedTransport { inner, socket }))
+    }
+}
+
+impl<C: Connector<Out = Box<dyn UreqTransport>>> WatchingConnector<C> {
+    /// Connects on a thread of its own, so that a cancelled call need not
+    /// wait for a TCP connect, which nothing can wake without `unsafe` code
+    /// (no handle to the socket exists before it is connected). The thread
+    /// goes on alone after a cancel: its socket is marked killed, so it
+    /// stops as soon as the connect ends, bounded by the connect timeout.
+    fn connect_apart(
+        &self,
+        details: &ConnectionDetails<'_>,
+        chained: Option<()>,
+        token: &CancellationToken,
+    ) -> Connected {
+        let handoff = Arc::new(Handoff::default());
+        let _registration = token.register(handoff.clone()).ok_or_else(cancelled_io)?;
+        let connector = self.0.clone();
+        let (uri, addrs, config) = (
+            details.uri.clone(),
+            details.addrs.clone(),
+            details.config.clone(),
+        );
+        let (request_level, now, timeout) = (details.request_level, details.now, details.timeout);
+        let current_time = details.current_time.clone();
+        let run_connector = details.run_connector.clone();
+        let register_shutdown = details.register_shutdown.clone();
+        let result = handoff.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chatstream-connect".into())
+            .spawn(move || {
+                let mut courier = Courier(result, None);
+                // The agent's resolver is ureq's default one too; it only
+                // serves proxies here, as the target is resolved already.
+                let resolver = ureq::unversioned::resolver::DefaultResolver::default();
+                let details = ConnectionDetails {
+                    uri: &uri,
+                    addrs,
+                    config: &config,
+                    request_level,
+                    resolver: &resolver,
+                    now,
+                    timeout,
+                    current_time,
+                    run_connector,
+                    register_shutdown,
+                };
+                courier.1 = Some(connector.connect(&details, chained));
+            });
+        if spawned.is_err() {
+            // No thread to spare: connect here, as without a token.
+            return self.0.connect(details, chained);
+        }
+        handoff.wait()
+    }
+}
+
+/// Carries a connection from the thread that made it to the call waiting
+/// for it, or wakes the call when it is cancelled first.
+#[derive(Default)]
+struct Handoff {
+    state: Mutex<(Option<Connected>, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Handoff {
+    fn deliver(&self, connected: Connected) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = Some(connected);
+        self.changed.notify_all();
+    }
+
+    /// The connection, or a cancellation error as soon as the call is
+    /// cancelled.
+    fn wait(&self) -> Connected {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.1 {
+                return Err(cancelled_io());
+            }
+            if let Some(connected) = state.0.take() {
+                return connected;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Delivers the connection thread's result when dropped, so the waiting
+/// call is answered even if connecting panicked.
+struct Courier(Arc<Handoff>, Option<Connected>);
+
+impl Drop for Courier {
+    fn drop(&mut self) {
+        let connected = self.1.take().unwrap_or(Err(ureq::Error::ConnectionFailed));
+        self.0.deliver(connected);
+    }
+}
+
+impl Interrupt for Handoff {
+    fn interrupt(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// One connection's socket, as far as cancelling is concerned.
+#[derive(Default)]
+struct Socket {
+    /// Set once the socket exists.
+    handle: Mutex<Option<Weak<dyn ShutdownHandle>>>,
+    /// Shut down by a cancelled call: never to be reused.
+    killed: AtomicBool,
+}
+
+impl Socket {
+    /// Keeps the socket's handle; false (and the socket shut down) when a
+    /// cancellation came first.
+    fn set(&self, handle: Weak<dyn ShutdownHandle>) -> bool {
+        let mut slot = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.killed.load(Ordering::SeqCst) {
+            if let Some(h) = handle.upgrade() {
+                h.shutdown();
+            }
+            return false;
+        }
+        *slot = Some(handle);
+        true
+    }
+}
+
+impl Interrupt for Socket {
+    fn interrupt(&self) {
+        // Under the lock `set` takes, so a socket that appears after this
+        // is shut down by `set`.
+        let slot = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        self.killed.store(true, Ordering::SeqCst);
+        if let Some(h) = slot.as_ref().and_then(Weak::upgrade) {
+            h.shutdown();
+        }
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("killed", &self.killed.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection as the calls see it. While [`TICKING`] is set on the
+/// reading thread, each wait for input lasts at most [`READ_TICK`]
+/// (reported to ureq as a per-read timeout, which leaves the connection
+/// usable). While a token is [`WATCHED`], each wait registers the socket
+/// with it, so `cancel` shuts the socket down and the wait returns at once;
+/// a socket shut down that way is never reused. Everything else is passed
+/// through unchanged.
+#[derive(Debug)]
+struct WatchedTransport {
+    inner: Box<dyn UreqTransport>,
+    socket: Arc<Socket>,
+}
+
+impl WatchedTransport {
+    /// Runs one wait with the socket registered with the watched token.
+    fn watched<T>(
+        &mut self,
+        wait: impl FnOnce(&mut dyn UreqTransport) -> Result<T, ureq::Error>,
+    ) -> Result<T, ureq::Error> {
+        let token = WATCHED.with(|w| w.borrow().clone());
+        let _registration = match &token {
+            Some(token) => Some(
+                token
+                    .register(self.socket.clone())
+                    .ok_or_else(cancelled_io)?,
+            ),
+            None => None,
+        };
+        wait(&mut *self.inner)
+    }
+}
+
+impl UreqTransport for WatchedTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.0.transmit_output(amount, timeout)
+        self.watched(|inner| inner.transmit_output(amount, timeout))
     }
 
     fn await_input(&mut self, mut timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -556,15 +965,15 @@ impl UreqTransport for TickTransport {
             let tick = READ_TICK.into();
             timeout.per_read = Some(timeout.per_read.map_or(tick, |d| d.min(tick)));
         }
-        self.0.await_input(timeout)
+        self.watched(|inner| inner.await_input(timeout))
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        !self.socket.killed.load(Ordering::SeqCst) && self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
     }
 }
 
@@ -608,6 +1017,32 @@ fn retry_decision(e: &Error) -> RetryDecision {
         }
         _ => RetryDecision::No,
     }
+}
+
+/// Whether an error that came as a stream's first event is retried like an
+/// HTTP 429 or 5xx: a rate limit (except `insufficient_quota`), an overload
+/// or a server error, by `type` or `code` (servers that send the HTTP
+/// status as the code are understood too).
+fn first_event_retryable(api: &ApiError) -> bool {
+    let fields = [api.error_type.as_deref(), api.code.as_deref()];
+    if fields.contains(&Some("insufficient_quota")) {
+        return false;
+    }
+    fields.into_iter().flatten().any(|f| {
+        matches!(
+            f,
+            "rate_limit_exceeded"
+                | "rate_limit_error"
+                | "overloaded"
+                | "overloaded_error"
+                | "server_error"
+                | "internal_server_error"
+                | "service_unavailable"
+                | "service_unavailable_error"
+        ) || f
+            .parse::<u16>()
+            .is_ok_and(|code| code == 429 || (500..600).contains(&code))
+    })
 }
 
 /// `retry-after-ms`, then `Retry-After` (seconds or an HTTP date), when
@@ -882,6 +1317,45 @@ mod tests {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
         assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn first_event_errors_retried_like_429_and_5xx() {
+        let api = |kind: Option<&str>, code: Option<&str>| ApiError {
+            status: 200,
+            message: String::new(),
+            error_type: kind.map(str::to_owned),
+            code: code.map(str::to_owned),
+            param: None,
+            request_id: None,
+            body: String::new(),
+            in_stream: true,
+        };
+        for (kind, code) in [
+            (Some("requests"), Some("rate_limit_exceeded")),
+            (Some("rate_limit_error"), None),
+            (Some("overloaded_error"), None),
+            (Some("server_error"), None),
+            (None, Some("503")),
+            (None, Some("429")),
+        ] {
+            assert!(first_event_retryable(&api(kind, code)), "{kind:?} {code:?}");
+        }
+        for (kind, code) in [
+            (Some("insufficient_quota"), Some("insufficient_quota")),
+            (Some("rate_limit_error"), Some("insufficient_quota")),
+            (
+                Some("invalid_request_error"),
+                Some("context_length_exceeded"),
+            ),
+            (None, Some("400")),
+            (None, None),
+        ] {
+            assert!(
+                !first_event_retryable(&api(kind, code)),
+                "{kind:?} {code:?}"
+            );
+        }
     }
 
     #[test]

@@ -153,24 +153,103 @@
 //! | limit | default | builder method |
 //! | --- | --- | --- |
 //! | connect (TLS included) | 10 s | [`ClientBuilder::connect_timeout`] |
-//! | response headers | bounded by the two below | [`ClientBuilder::response_timeout`] |
+//! | response headers | bounded by the request (plain) or first-event (stream) limit | [`ClientBuilder::response_timeout`] |
 //! | whole non-streaming call | 10 min | [`ClientBuilder::request_timeout`] |
+//! | until a stream's first event, from the request | as between events (5 min) | [`ClientBuilder::stream_first_event_timeout`] |
 //! | between two stream events | 5 min | [`ClientBuilder::stream_idle_timeout`] |
 //! | whole stream | none | [`ClientBuilder::stream_total_timeout`] |
 //!
-//! The stream idle limit counts *events*: SSE comments such as `: ping`,
-//! which some servers send as keep-alives, do not reset it. No default cuts
-//! a healthy long stream. [`Error::timeout`] says which limit fired.
+//! The stream limits count *events*: SSE comments such as `: ping`, which
+//! some servers send as keep-alives, do not reset them. No default cuts a
+//! healthy long stream. A local server that processes a long prompt before
+//! its first token wants a long first-event limit and may keep a short idle
+//! one. [`Error::timeout`] says which limit fired.
 //!
 //! # Retries
 //!
 //! Failed requests are retried twice by default ([`ClientBuilder::max_retries`]):
-//! connection failures before any response, 408, 409, 429 (except
+//! connection failures before the request was sent, 408, 409, 429 (except
 //! `insufficient_quota`) and 5xx, unless the server's `x-should-retry`
-//! header says otherwise. The wait is the server's `retry-after-ms` or
-//! `Retry-After` (seconds or an HTTP date, up to 60 s), else exponential
-//! backoff from 0.5 s, capped at 8 s, with jitter. Nothing is retried once a
-//! stream's body has begun, so a generation is never silently run twice.
+//! header says otherwise; and a chat stream whose *first* event is a
+//! rate-limit (except `insufficient_quota`), overload or server error, so
+//! the callback only ever sees the attempt that worked. The wait is the
+//! server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date, up
+//! to 60 s), else exponential backoff from 0.5 s, capped at 8 s, with
+//! jitter; [`ClientBuilder::on_retry`] is told of each one.
+//!
+//! A generation is never silently run twice: nothing is retried once a
+//! stream delivered a chunk, and a request sent whole whose response did
+//! not begin in time is not sent again (the server may still be working on
+//! it) unless [`ClientBuilder::retry_response_timeout`] asks for it.
+//!
+//! # Cancelling
+//!
+//! A [`CancellationToken`] stops calls from any thread: a Stop button, a
+//! Ctrl-C handler, a deadline. [`Client::with_cancellation`] gives a view of
+//! the client whose calls watch the token; once it is cancelled, such a
+//! call returns an [`ErrorKind::Cancelled`] error within a fraction of a
+//! second (microseconds on loopback), whether it was connecting, waiting
+//! for the response, reading a stream or a body, or sleeping before a
+//! retry (only a DNS lookup runs to its end, bounded by the connect
+//! timeout). The
+//! connection is closed, so the server stops generating; what a stream had
+//! delivered is in [`Error::partial`]; the client stays usable. Returning
+//! [`ControlFlow::Break`](std::ops::ControlFlow::Break) from a callback
+//! still stops a stream too, but only when the next chunk arrives.
+//!
+//! A Stop button: a worker thread streams, the UI thread holds the token.
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! use std::sync::mpsc;
+//! use std::thread;
+//! use chatstream::{CancellationToken, ChatRequest, Client, ErrorKind, Message};
+//!
+//! enum Update {
+//!     Text(String),
+//!     Done(String),
+//!     Stopped(String),
+//!     Failed(chatstream::Error),
+//! }
+//!
+//! let client = Client::from_env()?;
+//! let request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Tell a long story")]);
+//! let stop = CancellationToken::new();
+//! let (updates, ui) = mpsc::channel();
+//!
+//! let worker = {
+//!     let client = client.with_cancellation(&stop);
+//!     thread::spawn(move || {
+//!         let result = client.chat_stream(&request, |chunk| {
+//!             let _ = updates.send(Update::Text(chunk.content().to_string()));
+//!             ControlFlow::Continue(())
+//!         });
+//!         let _ = updates.send(match result {
+//!             Ok(done) => Update::Done(done.content().into_owned()),
+//!             Err(e) if e.kind() == ErrorKind::Cancelled => {
+//!                 Update::Stopped(e.into_partial().map(|p| p.content().into_owned()).unwrap_or_default())
+//!             }
+//!             Err(e) => Update::Failed(e),
+//!         });
+//!     })
+//! };
+//!
+//! // The UI thread: show text as it comes; the Stop button calls `stop.cancel()`.
+//! # let stop_pressed = || true;
+//! for update in ui {
+//!     match update {
+//!         Update::Text(text) => print!("{text}"),
+//!         Update::Done(_) => println!("\n[done]"),
+//!         Update::Stopped(kept) => println!("\n[stopped after {} characters]", kept.len()),
+//!         Update::Failed(e) => eprintln!("\n{e}"),
+//!     }
+//!     if stop_pressed() {
+//!         stop.cancel(); // the worker's call returns at once
+//!     }
+//! }
+//! worker.join().unwrap();
+//! # Ok::<(), chatstream::Error>(())
+//! ```
 //!
 //! # Compatible servers
 //!
@@ -280,6 +359,7 @@ pub mod chat;
 pub mod responses;
 pub mod sse;
 
+mod cancel;
 mod error;
 mod response_info;
 
@@ -292,6 +372,7 @@ mod stream;
 
 // Every item the crate root offers is named here, so a new `pub` item in a module does not
 // silently become root API. The chat types are also reachable as `chatstream::chat::*`.
+pub use crate::cancel::CancellationToken;
 pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatDecoder, ChatRequest, Choice, ChunkChoice,
     CompletionTokensDetails, Content, ContentPart, Decoded, Delta, FileRef, FunctionCall,

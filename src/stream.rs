@@ -19,6 +19,10 @@ use crate::sse;
 /// The stream limits a client applies to every event stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StreamLimits {
+    /// Longest wait for the first event, from when the request was sent
+    /// (comments do not count); when not set (`None`), the idle limit
+    /// applies to the first event as to every other.
+    pub first_event: Option<Option<Duration>>,
     /// Longest gap between two events (comments do not count).
     pub idle: Option<Duration>,
     /// Longest a whole stream may take, from its response headers on.
@@ -60,6 +64,11 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
 /// (raw events and chat chunks) decode.
 struct Body {
     reader: StreamBody,
+    /// When the request was sent.
+    sent_at: Instant,
+    /// Whether an event has arrived: until then the first-event limit applies instead of the
+    /// idle limit.
+    seen_event: bool,
     limits: StreamLimits,
     started: Instant,
     /// Read buffer, allocated once; `buffer[start..end]` is read but not yet decoded.
@@ -78,9 +87,11 @@ enum Fill<'a> {
 }
 
 impl Body {
-    fn new(reader: StreamBody, limits: StreamLimits) -> Self {
+    fn new(reader: StreamBody, limits: StreamLimits, sent_at: Instant) -> Self {
         Self {
             reader,
+            sent_at,
+            seen_event: false,
             limits,
             started: Instant::now(),
             buffer: vec![0; 16 * 1024].into_boxed_slice(),
@@ -93,10 +104,17 @@ impl Body {
     /// starts when the caller asks for the next event, so the caller's own time (its callback)
     /// does not count.
     fn wait_for_event(&mut self) {
-        let idle = self
-            .limits
-            .idle
-            .map(|d| (Instant::now() + d, Timeout::StreamIdle));
+        // The first event has its own limit, counted from the request, since a server may think
+        // long before it and never pause long after.
+        let idle = match self.limits.first_event {
+            Some(first) if !self.seen_event => {
+                first.map(|d| (self.sent_at + d, Timeout::StreamFirstEvent))
+            }
+            _ => self
+                .limits
+                .idle
+                .map(|d| (Instant::now() + d, Timeout::StreamIdle)),
+        };
         let total = self
             .limits
             .total
@@ -139,6 +157,15 @@ impl Body {
         Ok(Fill::Bytes(&self.buffer[self.start..self.end]))
     }
 
+    /// From now on the idle limit applies between events.
+    fn event_seen(&mut self) {
+        self.seen_event = true;
+    }
+
+    fn is_cancelled(&mut self) -> bool {
+        self.reader.is_cancelled()
+    }
+
     /// Marks `n` bytes of what [`fill`](Self::fill) returned as decoded.
     fn consume(&mut self, n: usize) {
         self.start = self.start.saturating_add(n).min(self.end);
@@ -171,14 +198,21 @@ pub(crate) enum Next<'a> {
 }
 
 impl Events {
-    pub(crate) fn new(body: StreamBody, limits: StreamLimits) -> Self {
-        Self {
+    pub(crate) fn new(response: Response, limits: StreamLimits) -> (ResponseInfo, Self) {
+        let sent_at = response.sent_at;
+        let (info, body) = response.into_stream();
+        let events = Self {
             parser: sse::Parser::with_max_event_size(limits.max_event_size),
-            body: Body::new(body, limits),
-        }
+            body: Body::new(body, limits, sent_at),
+        };
+        (info, events)
     }
 
     pub(crate) fn next(&mut self) -> Result<Next<'_>, Error> {
+        // Events the parser already holds are not handed out once cancelled.
+        if self.body.is_cancelled() {
+            return Err(Error::cancelled());
+        }
         self.body.wait_for_event();
         loop {
             match self.body.fill()? {
@@ -187,6 +221,7 @@ impl Events {
                         self.parser.feed(bytes).map_err(Error::event_too_large)?;
                     self.body.consume(consumed);
                     if status == sse::Status::Event {
+                        self.body.event_seen();
                         return Ok(Next::Event(self.parser.event()));
                     }
                 }
@@ -221,8 +256,7 @@ pub(crate) fn raw_events(
     limits: StreamLimits,
     mut on_event: impl FnMut(sse::Event<'_>) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    let (_, body) = response.into_stream();
-    let mut events = Events::new(body, limits);
+    let (_, mut events) = Events::new(response, limits);
     loop {
         match events.next()? {
             Next::Event(event) => {
@@ -283,6 +317,8 @@ pub struct ChatStream {
     body: Option<Body>,
     decoder: ChatDecoder,
     info: ResponseInfo,
+    /// The first item, read ahead by [`ChatStream::first_event_error`].
+    pending: Option<Option<Result<ChatChunk, Error>>>,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -296,14 +332,33 @@ impl std::fmt::Debug for ChatStream {
 
 impl ChatStream {
     pub(crate) fn new(response: Response, limits: StreamLimits) -> Self {
+        let sent_at = response.sent_at;
         let (info, body) = response.into_stream();
         let mut decoder = ChatDecoder::with_max_event_size(limits.max_event_size);
         decoder.set_response_info(info.clone());
         Self {
-            body: Some(Body::new(body, limits)),
+            body: Some(Body::new(body, limits, sent_at)),
             decoder,
             info,
+            pending: None,
         }
+    }
+
+    /// Reads ahead to the first chunk (which the iterator still yields
+    /// first). When the stream failed before it with an error the server sent
+    /// in the stream, returns a copy of that error, for the retry rules: the
+    /// caller has seen nothing yet, so the request may be sent again.
+    pub(crate) fn first_event_error(&mut self) -> Option<Error> {
+        let first = self.next();
+        let failed = match &first {
+            Some(Err(e)) => e
+                .api()
+                .filter(|api| api.in_stream)
+                .map(|api| Error::api_error(api.clone()).with_response(self.info.clone())),
+            _ => None,
+        };
+        self.pending = Some(first);
+        failed
     }
 
     /// Moves `<think>…</think>` from content to reasoning in every chunk.
@@ -333,6 +388,10 @@ impl ChatStream {
         let Some(body) = self.body.as_mut() else {
             return Ok(None);
         };
+        // Bytes already read are not decoded once cancelled.
+        if body.is_cancelled() {
+            return Err(Error::cancelled());
+        }
         body.wait_for_event();
         loop {
             let (decoded, consumed) = match body.fill()? {
@@ -344,6 +403,9 @@ impl ChatStream {
                 }
             };
             body.consume(consumed);
+            if !matches!(decoded, Decoded::NeedMoreInput) {
+                body.event_seen();
+            }
             match decoded {
                 Decoded::Chunk(chunk) => return Ok(Some(chunk)),
                 // An event all the same: the idle limit starts again.
@@ -364,16 +426,24 @@ impl Iterator for ChatStream {
     type Item = Result<ChatChunk, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.body.as_ref()?;
-        match self.step() {
-            Ok(Some(chunk)) => Some(Ok(chunk)),
-            Ok(None) => None,
-            Err(e) => {
-                // Closing the connection: a failed stream is never drained.
-                self.body = None;
-                Some(Err(e.with_partial(self.completion())))
+        let error = match self.pending.take() {
+            // A chunk read ahead is not handed out once cancelled.
+            Some(Some(Ok(_))) if self.body.as_mut().is_some_and(Body::is_cancelled) => {
+                Error::cancelled()
             }
-        }
+            Some(first) => return first,
+            None => {
+                self.body.as_ref()?;
+                match self.step() {
+                    Ok(Some(chunk)) => return Some(Ok(chunk)),
+                    Ok(None) => return None,
+                    Err(e) => e,
+                }
+            }
+        };
+        // Closing the connection: a failed stream is never drained.
+        self.body = None;
+        Some(Err(error.with_partial(self.completion())))
     }
 }
 

@@ -477,7 +477,11 @@ impl Rules {
             None => (200, None),
         };
         let api = ApiError::new(status, request_id, data.to_owned(), fields, true);
-        self.fail(Error::api_error(api))
+        let mut error = Error::api_error(api);
+        if let Some(info) = &self.response {
+            error = error.with_response(info.clone());
+        }
+        self.fail(error)
     }
 
     /// Records the failure (with the partial completion) and returns it for the caller.

@@ -35,11 +35,11 @@ impl std::fmt::Debug for ResponseStream {
 
 impl ResponseStream {
     pub(crate) fn new(response: http::Response, limits: StreamLimits) -> ResponseStream {
-        let (info, body) = response.into_stream();
+        let (info, events) = Events::new(response, limits);
         let mut decoder = ResponsesDecoder::new();
         decoder.set_http(info.status(), info.request_id());
         ResponseStream {
-            events: Some(Events::new(body, limits)),
+            events: Some(events),
             decoder,
             info,
             finished: false,

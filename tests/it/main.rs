@@ -19,6 +19,8 @@ mod responses_props;
 #[path = "../../fuzz/props/sse.rs"]
 mod sse_props;
 
+#[cfg(feature = "client")]
+mod cancel;
 mod decoder;
 #[cfg(feature = "client")]
 mod faults;
