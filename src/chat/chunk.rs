@@ -1,9 +1,11 @@
 //! [`ChatChunk`]: one chunk of a streamed completion, its [`ChunkChoice`]s and [`Delta`]s.
 
+use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res, decode_finish_reason, decode_str};
-use super::usage::decode_usage;
+use super::usage::{decode_usage, usage_of};
+use super::visit::{self, Array, Object, Visit, string, u64};
 use super::{Logprobs, Role, ToolCallDelta, Usage};
 use crate::Error;
 
@@ -99,6 +101,11 @@ impl ChatChunk {
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
     pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        visit::decode_text(text).or_else(|_| Self::from_json_str_via_value(text))
+    }
+
+    /// The `Value`-based decoder, which the visitors fall back to for unusual input.
+    pub(super) fn from_json_str_via_value(text: &str) -> Result<Self, Error> {
         decode_str(text, "chat completion chunk", Self::decode)
     }
 
@@ -236,6 +243,132 @@ impl Delta {
             );
         }
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for ChatChunk {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "id" => {
+                self.id = string(key, map.next_value()?, extra).unwrap_or_default();
+                1
+            }
+            "object" => {
+                self.object = string(key, map.next_value()?, extra).unwrap_or_default();
+                2
+            }
+            "created" => {
+                self.created = u64(key, map.next_value()?, extra).unwrap_or_default();
+                4
+            }
+            "model" => {
+                self.model = string(key, map.next_value()?, extra).unwrap_or_default();
+                8
+            }
+            "system_fingerprint" => {
+                self.system_fingerprint = string(key, map.next_value()?, extra);
+                16
+            }
+            "service_tier" => {
+                self.service_tier = string(key, map.next_value()?, extra);
+                32
+            }
+            "choices" => {
+                self.choices = map.next_value_seed(Array::new())?.unwrap_or_default();
+                64
+            }
+            "usage" => {
+                self.usage = usage_of(key, map.next_value()?, extra);
+                128
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for ChunkChoice {
+    fn at(position: usize) -> Self {
+        Self {
+            index: position as u64,
+            ..Self::default()
+        }
+    }
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "index" => {
+                if let Some(index) = u64(key, map.next_value()?, extra) {
+                    self.index = index;
+                }
+                1
+            }
+            "delta" => {
+                self.delta = map
+                    .next_value_seed(Object(Delta::default()))?
+                    .unwrap_or_default();
+                2
+            }
+            "finish_reason" => {
+                self.finish_reason =
+                    string(key, map.next_value()?, extra).filter(|reason| !reason.is_empty());
+                4
+            }
+            "logprobs" => {
+                self.logprobs = map.next_value_seed(Object(Logprobs::default()))?;
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for Delta {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "role" => {
+                self.role = string(key, map.next_value()?, extra).map(Role::from);
+                1
+            }
+            "content" => {
+                self.content = string(key, map.next_value()?, extra);
+                2
+            }
+            "refusal" => {
+                self.refusal = string(key, map.next_value()?, extra);
+                4
+            }
+            "reasoning_content" => {
+                self.reasoning_content = string(key, map.next_value()?, extra);
+                8
+            }
+            "reasoning" => {
+                self.reasoning = string(key, map.next_value()?, extra);
+                16
+            }
+            "tool_calls" => {
+                self.tool_calls = map.next_value_seed(Array::new())?.unwrap_or_default();
+                32
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::ChatChunk;
 use super::json::decode_str;
+use super::visit::decode_text;
 use crate::Error;
 
 /// The fields of an API error body `{"error": {"message", "type", "code", "param"}}`.
@@ -114,6 +115,13 @@ pub(crate) enum StreamData {
 ///
 /// Errors (invalid JSON, a chunk of the wrong shape) carry the whole data text as raw text.
 pub(crate) fn parse_stream_data(data: &str) -> Result<StreamData, Error> {
+    // The common case, a chunk without an `error` key, needs no `Value` tree; everything else
+    // (errors included) is read from one.
+    if let Ok(chunk) = decode_text::<ChatChunk>(data) {
+        if !chunk.extra.contains_key("error") {
+            return Ok(StreamData::Chunk(chunk));
+        }
+    }
     decode_str(data, "chat completion chunk", |value| {
         let Some(error) = stream_error(&value) else {
             return ChatChunk::decode(value).map(StreamData::Chunk);

@@ -1,8 +1,10 @@
 //! [`Logprobs`]: log probabilities of the output tokens.
 
+use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Fields, Out};
+use super::visit::{Array, Visit, f64, string};
 
 /// Log probabilities of a choice (`choices[].logprobs`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -139,6 +141,84 @@ impl TopLogprob {
             self.bytes.as_deref().map_or(Value::Null, bytes_json),
         );
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for Logprobs {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let bit = match key {
+            "content" => {
+                self.content = map.next_value_seed(Array::new())?;
+                1
+            }
+            "refusal" => {
+                self.refusal = map.next_value_seed(Array::new())?;
+                2
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for TokenLogprob {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "token" => {
+                self.token = string(key, map.next_value()?, extra).unwrap_or_default();
+                1
+            }
+            "logprob" => {
+                self.logprob = f64(key, map.next_value()?, extra).unwrap_or_default();
+                2
+            }
+            // Anything but bytes (or null) gives up, and the `Value` decoder keeps it in `extra`.
+            "bytes" => {
+                self.bytes = map.next_value()?;
+                4
+            }
+            "top_logprobs" => {
+                self.top_logprobs = map.next_value_seed(Array::new())?.unwrap_or_default();
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for TopLogprob {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "token" => {
+                self.token = string(key, map.next_value()?, extra).unwrap_or_default();
+                1
+            }
+            "logprob" => {
+                self.logprob = f64(key, map.next_value()?, extra).unwrap_or_default();
+                2
+            }
+            "bytes" => {
+                self.bytes = map.next_value()?;
+                4
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 

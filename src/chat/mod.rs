@@ -68,6 +68,7 @@ mod role;
 mod tool;
 mod tool_call;
 mod usage;
+mod visit;
 
 pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn random_chunks_never_panic_and_normalise_once() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut decoded = 0;
+        let (mut decoded, mut visited) = (0, 0);
         for round in 0..300 {
             let mut acc = Accumulator::new();
             for _ in 0..20 {
@@ -303,9 +304,16 @@ mod tests {
                     value = json!({"choices": [choice], "usage": random_value(&mut rng, 2)});
                 }
                 check_other_decoders(&value);
+                let text = value.to_string();
+                let fast = visit::decode_text::<ChatChunk>(&text);
                 let Ok(chunk) = ChatChunk::from_json(value) else {
+                    assert!(fast.is_err(), "{text}");
                     continue;
                 };
+                if let Ok(fast) = fast {
+                    visited += 1;
+                    assert_eq!(fast, chunk, "{text}");
+                }
                 decoded += 1;
                 // Decoding normalises once: what `to_json` writes decodes and re-encodes identically.
                 let json = chunk.to_json();
@@ -322,8 +330,8 @@ mod tests {
             let _ = crate::chat::parse_stream_data(&completion.to_json().to_string());
         }
         assert!(
-            decoded > 1000,
-            "the generator should produce decodable chunks ({decoded})"
+            decoded > 1000 && visited > 500,
+            "the generator should produce decodable chunks ({decoded}, {visited} by the visitors)"
         );
     }
 }

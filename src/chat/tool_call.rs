@@ -1,8 +1,10 @@
 //! [`ToolCall`]s the model makes, and the [`ToolCallDelta`] fragments a stream carries.
 
+use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res};
+use super::visit::{Object, Visit, accept, string, u64};
 use crate::Error;
 
 /// A tool call made by the model (`message.tool_calls[]`), or sent back in the history.
@@ -92,11 +94,17 @@ impl FunctionCall {
 
 /// `arguments` as text; an object or array (sent by some servers) becomes its JSON text.
 fn arguments_text(f: &mut Fields) -> Option<String> {
-    match f.take_if("arguments", |v| {
-        v.is_string() || v.is_object() || v.is_array()
-    })? {
-        Value::String(text) => Some(text),
-        other => Some(other.to_string()),
+    f.take_if("arguments", is_arguments).map(into_arguments)
+}
+
+fn is_arguments(value: &Value) -> bool {
+    value.is_string() || value.is_object() || value.is_array()
+}
+
+fn into_arguments(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
     }
 }
 
@@ -233,6 +241,59 @@ impl ToolCallDelta {
             out.set("function", inner.finish(&function.extra));
         }
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for ToolCallDelta {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "index" => {
+                self.index = u64(key, map.next_value()?, extra);
+                1
+            }
+            "id" => {
+                self.id = string(key, map.next_value()?, extra);
+                2
+            }
+            "type" => {
+                self.kind = string(key, map.next_value()?, extra);
+                4
+            }
+            "function" => {
+                self.function = map.next_value_seed(Object(FunctionCallDelta::default()))?;
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for FunctionCallDelta {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "name" => {
+                self.name = string(key, map.next_value()?, extra);
+                1
+            }
+            "arguments" => {
+                self.arguments =
+                    accept(key, map.next_value()?, extra, is_arguments).map(into_arguments);
+                2
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 
