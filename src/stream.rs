@@ -251,6 +251,27 @@ impl ChatStream {
         c
     }
 
+    /// The next item, like [`Iterator::next`], except that a chunk is not accumulated yet: a
+    /// caller that no longer needs it gives it back with [`accumulate`](Self::accumulate),
+    /// which moves what it keeps instead of cloning it.
+    pub(crate) fn next_unaccumulated(&mut self) -> Option<Result<ChatChunk, Error>> {
+        self.events.as_ref()?;
+        match self.step() {
+            Ok(Some(chunk)) => Some(Ok(chunk)),
+            Ok(None) => None,
+            Err(e) => {
+                // Closing the connection: a failed stream is never drained.
+                self.events = None;
+                Some(Err(e.with_partial(self.completion())))
+            }
+        }
+    }
+
+    /// Accumulates a chunk from [`next_unaccumulated`](Self::next_unaccumulated).
+    pub(crate) fn accumulate(&mut self, chunk: ChatChunk) {
+        self.accumulator.push_owned(chunk);
+    }
+
     fn step(&mut self) -> Result<Option<ChatChunk>, Error> {
         loop {
             let Some(events) = self.events.as_mut() else {
@@ -278,7 +299,7 @@ impl ChatStream {
                         StreamData::Error { error, chunk } => {
                             // Keep whatever the chunk carried besides the error.
                             if let Some(chunk) = chunk {
-                                self.accumulator.push(&chunk);
+                                self.accumulator.push_owned(chunk);
                             }
                             return Err(stream_api_error(&self.info, data, Some(error)));
                         }
@@ -299,12 +320,13 @@ impl ChatStream {
                     return Err(truncated(what, cause));
                 }
             };
-            self.accumulator.push(&chunk);
             // Azure's leading prompt-filter chunk carries nothing a caller
-            // streams; it still went through the accumulator.
+            // streams; it still goes through the accumulator.
             if chunk.choices.is_empty() && chunk.usage.is_none() {
+                self.accumulator.push_owned(chunk);
                 continue;
             }
+            // The caller accumulates it, after using it.
             return Ok(Some(chunk));
         }
     }
@@ -327,16 +349,11 @@ impl Iterator for ChatStream {
     type Item = Result<ChatChunk, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.events.as_ref()?;
-        match self.step() {
-            Ok(Some(chunk)) => Some(Ok(chunk)),
-            Ok(None) => None,
-            Err(e) => {
-                // Closing the connection: a failed stream is never drained.
-                self.events = None;
-                Some(Err(e.with_partial(self.completion())))
-            }
+        let next = self.next_unaccumulated();
+        if let Some(Ok(chunk)) = &next {
+            self.accumulator.push(chunk);
         }
+        next
     }
 }
 

@@ -1,11 +1,10 @@
 //! [`ChatChunk`]: one chunk of a streamed completion, its [`ChunkChoice`]s and [`Delta`]s.
 
-use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res, decode_finish_reason, decode_str};
 use super::usage::{decode_usage, usage_of};
-use super::visit::{self, Array, Object, Visit, string, u64};
+use super::visit::{self, GiveUp, Read, Visit, string, u64};
 use super::{Logprobs, Role, ToolCallDelta, Usage};
 use crate::Error;
 
@@ -101,7 +100,14 @@ impl ChatChunk {
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
     pub fn from_json_str(text: &str) -> Result<Self, Error> {
-        visit::decode_text(text).or_else(|_| Self::from_json_str_via_value(text))
+        Self::visit_str(text).map_or_else(|| Self::from_json_str_via_value(text), Ok)
+    }
+
+    /// Decodes with the visitors; `None` when they gave up on the input.
+    pub(super) fn visit_str(text: &str) -> Option<Self> {
+        let mut chunk = Self::default();
+        visit::decode_text(text, &mut chunk).ok()?;
+        Some(chunk)
     }
 
     /// The `Value`-based decoder, which the visitors fall back to for unusual input.
@@ -247,39 +253,39 @@ impl Delta {
 }
 
 impl Visit for ChatChunk {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "id" => {
-                self.id = string(key, map.next_value()?, extra).unwrap_or_default();
+                self.id = string(key, value.value()?, extra).unwrap_or_default();
                 1
             }
             "object" => {
-                self.object = string(key, map.next_value()?, extra).unwrap_or_default();
+                self.object = string(key, value.value()?, extra).unwrap_or_default();
                 2
             }
             "created" => {
-                self.created = u64(key, map.next_value()?, extra).unwrap_or_default();
+                self.created = u64(key, value.value()?, extra).unwrap_or_default();
                 4
             }
             "model" => {
-                self.model = string(key, map.next_value()?, extra).unwrap_or_default();
+                self.model = string(key, value.value()?, extra).unwrap_or_default();
                 8
             }
             "system_fingerprint" => {
-                self.system_fingerprint = string(key, map.next_value()?, extra);
+                self.system_fingerprint = string(key, value.value()?, extra);
                 16
             }
             "service_tier" => {
-                self.service_tier = string(key, map.next_value()?, extra);
+                self.service_tier = string(key, value.value()?, extra);
                 32
             }
             "choices" => {
-                self.choices = map.next_value_seed(Array::new())?.unwrap_or_default();
+                value.array(&mut self.choices)?;
                 64
             }
             "usage" => {
-                self.usage = usage_of(key, map.next_value()?, extra);
+                self.usage = usage_of(key, value.value()?, extra);
                 128
             }
             _ => 0,
@@ -300,28 +306,27 @@ impl Visit for ChunkChoice {
         }
     }
 
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "index" => {
-                if let Some(index) = u64(key, map.next_value()?, extra) {
+                if let Some(index) = u64(key, value.value()?, extra) {
                     self.index = index;
                 }
                 1
             }
             "delta" => {
-                self.delta = map
-                    .next_value_seed(Object(Delta::default()))?
-                    .unwrap_or_default();
+                value.object(&mut self.delta)?;
                 2
             }
             "finish_reason" => {
                 self.finish_reason =
-                    string(key, map.next_value()?, extra).filter(|reason| !reason.is_empty());
+                    string(key, value.value()?, extra).filter(|reason| !reason.is_empty());
                 4
             }
             "logprobs" => {
-                self.logprobs = map.next_value_seed(Object(Logprobs::default()))?;
+                let mut logprobs = Logprobs::default();
+                self.logprobs = value.object(&mut logprobs)?.then_some(logprobs);
                 8
             }
             _ => 0,
@@ -335,31 +340,31 @@ impl Visit for ChunkChoice {
 }
 
 impl Visit for Delta {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "role" => {
-                self.role = string(key, map.next_value()?, extra).map(Role::from);
+                self.role = string(key, value.value()?, extra).map(Role::from);
                 1
             }
             "content" => {
-                self.content = string(key, map.next_value()?, extra);
+                self.content = string(key, value.value()?, extra);
                 2
             }
             "refusal" => {
-                self.refusal = string(key, map.next_value()?, extra);
+                self.refusal = string(key, value.value()?, extra);
                 4
             }
             "reasoning_content" => {
-                self.reasoning_content = string(key, map.next_value()?, extra);
+                self.reasoning_content = string(key, value.value()?, extra);
                 8
             }
             "reasoning" => {
-                self.reasoning = string(key, map.next_value()?, extra);
+                self.reasoning = string(key, value.value()?, extra);
                 16
             }
             "tool_calls" => {
-                self.tool_calls = map.next_value_seed(Array::new())?.unwrap_or_default();
+                value.array(&mut self.tool_calls)?;
                 32
             }
             _ => 0,

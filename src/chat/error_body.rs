@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::ChatChunk;
 use super::json::decode_str;
-use super::visit::decode_text;
 use crate::Error;
 
 /// The fields of an API error body `{"error": {"message", "type", "code", "param"}}`.
@@ -117,7 +116,7 @@ pub(crate) enum StreamData {
 pub(crate) fn parse_stream_data(data: &str) -> Result<StreamData, Error> {
     // The common case, a chunk without an `error` key, needs no `Value` tree; everything else
     // (errors included) is read from one.
-    if let Ok(chunk) = decode_text::<ChatChunk>(data) {
+    if let Some(chunk) = ChatChunk::visit_str(data) {
         if !chunk.extra.contains_key("error") {
             return Ok(StreamData::Chunk(chunk));
         }

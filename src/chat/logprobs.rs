@@ -1,10 +1,9 @@
 //! [`Logprobs`]: log probabilities of the output tokens.
 
-use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Fields, Out};
-use super::visit::{Array, Visit, f64, string};
+use super::visit::{GiveUp, Read, Visit, as_byte, bytes, f64, string};
 
 /// Log probabilities of a choice (`choices[].logprobs`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -46,14 +45,13 @@ pub struct TopLogprob {
 }
 
 fn take_bytes(f: &mut Fields) -> Option<Vec<u8>> {
-    let byte = |v: &Value| v.as_u64().and_then(|b| u8::try_from(b).ok());
     let value = f.take_if("bytes", |v| {
         v.as_array()
-            .is_some_and(|items| items.iter().all(|b| byte(b).is_some()))
+            .is_some_and(|items| items.iter().all(|b| as_byte(b).is_some()))
     })?;
     value
         .as_array()
-        .map(|items| items.iter().filter_map(byte).collect())
+        .map(|items| items.iter().filter_map(as_byte).collect())
 }
 
 fn bytes_json(bytes: &[u8]) -> Value {
@@ -145,14 +143,16 @@ impl TopLogprob {
 }
 
 impl Visit for Logprobs {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let bit = match key {
             "content" => {
-                self.content = map.next_value_seed(Array::new())?;
+                let mut entries = Vec::new();
+                self.content = value.array(&mut entries)?.then_some(entries);
                 1
             }
             "refusal" => {
-                self.refusal = map.next_value_seed(Array::new())?;
+                let mut entries = Vec::new();
+                self.refusal = value.array(&mut entries)?.then_some(entries);
                 2
             }
             _ => 0,
@@ -166,24 +166,24 @@ impl Visit for Logprobs {
 }
 
 impl Visit for TokenLogprob {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "token" => {
-                self.token = string(key, map.next_value()?, extra).unwrap_or_default();
+                self.token = string(key, value.value()?, extra).unwrap_or_default();
                 1
             }
             "logprob" => {
-                self.logprob = f64(key, map.next_value()?, extra).unwrap_or_default();
+                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
                 2
             }
             // Anything but bytes (or null) gives up, and the `Value` decoder keeps it in `extra`.
             "bytes" => {
-                self.bytes = map.next_value()?;
+                self.bytes = bytes(value.value()?)?;
                 4
             }
             "top_logprobs" => {
-                self.top_logprobs = map.next_value_seed(Array::new())?.unwrap_or_default();
+                value.array(&mut self.top_logprobs)?;
                 8
             }
             _ => 0,
@@ -197,19 +197,19 @@ impl Visit for TokenLogprob {
 }
 
 impl Visit for TopLogprob {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "token" => {
-                self.token = string(key, map.next_value()?, extra).unwrap_or_default();
+                self.token = string(key, value.value()?, extra).unwrap_or_default();
                 1
             }
             "logprob" => {
-                self.logprob = f64(key, map.next_value()?, extra).unwrap_or_default();
+                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
                 2
             }
             "bytes" => {
-                self.bytes = map.next_value()?;
+                self.bytes = bytes(value.value()?)?;
                 4
             }
             _ => 0,

@@ -1,10 +1,9 @@
 //! [`ToolCall`]s the model makes, and the [`ToolCallDelta`] fragments a stream carries.
 
-use serde_core::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res};
-use super::visit::{Object, Visit, accept, string, u64};
+use super::visit::{GiveUp, Read, Visit, accept, string, u64};
 use crate::Error;
 
 /// A tool call made by the model (`message.tool_calls[]`), or sent back in the history.
@@ -245,23 +244,24 @@ impl ToolCallDelta {
 }
 
 impl Visit for ToolCallDelta {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "index" => {
-                self.index = u64(key, map.next_value()?, extra);
+                self.index = u64(key, value.value()?, extra);
                 1
             }
             "id" => {
-                self.id = string(key, map.next_value()?, extra);
+                self.id = string(key, value.value()?, extra);
                 2
             }
             "type" => {
-                self.kind = string(key, map.next_value()?, extra);
+                self.kind = string(key, value.value()?, extra);
                 4
             }
             "function" => {
-                self.function = map.next_value_seed(Object(FunctionCallDelta::default()))?;
+                let mut function = FunctionCallDelta::default();
+                self.function = value.object(&mut function)?.then_some(function);
                 8
             }
             _ => 0,
@@ -275,16 +275,16 @@ impl Visit for ToolCallDelta {
 }
 
 impl Visit for FunctionCallDelta {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error> {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
         let bit = match key {
             "name" => {
-                self.name = string(key, map.next_value()?, extra);
+                self.name = string(key, value.value()?, extra);
                 1
             }
             "arguments" => {
                 self.arguments =
-                    accept(key, map.next_value()?, extra, is_arguments).map(into_arguments);
+                    accept(key, value.value()?, extra, is_arguments).map(into_arguments);
                 2
             }
             _ => 0,

@@ -20,10 +20,21 @@ use serde_json::{Map, Value};
 
 use super::json::as_u64;
 
+/// This path gave up on the input (see the module docs); the reason does not matter, since
+/// the `Value` decoder reads it again.
+#[derive(Debug)]
+pub(super) struct GiveUp;
+
 /// A chat type that a visitor fills field by field.
-pub(super) trait Visit: Default {
+///
+/// The visitors work through `dyn` references, so the serde_json parser is instantiated once
+/// for all the types instead of once per type (binary size).
+pub(super) trait Visit {
     /// The value an element at `position` of an array starts from.
-    fn at(position: usize) -> Self {
+    fn at(position: usize) -> Self
+    where
+        Self: Sized + Default,
+    {
         let _ = position;
         Self::default()
     }
@@ -31,96 +42,221 @@ pub(super) trait Visit: Default {
     /// Reads the value of `key` into `self` if it is a known field and returns the field's
     /// bit (one per field, to notice a repeated key); returns 0 without reading the value when
     /// the key is unknown.
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<u32, A::Error>;
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp>;
 
     /// Where unknown fields go.
     fn extra(&mut self) -> &mut Map<String, Value>;
 }
 
-/// Decodes `text` as a `T`. An error only means this path gave up (see the module docs).
-pub(super) fn decode_text<T: Visit>(text: &str) -> Result<T, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = Object(T::default()).deserialize(&mut de)?;
-    de.end()?;
-    value.ok_or_else(|| de::Error::custom("not an object"))
+/// The value of the field being read, read the way the field needs it.
+pub(super) trait Read {
+    /// Any JSON value (a scalar field, then sorted by the leniency rules).
+    fn value(&mut self) -> Result<Value, GiveUp>;
+    /// An object decoded into `into`; `false` for `null`.
+    fn object(&mut self, into: &mut dyn Visit) -> Result<bool, GiveUp>;
+    /// An array of objects decoded into new elements of `into`; `false` for `null`.
+    fn array(&mut self, into: &mut dyn Elements) -> Result<bool, GiveUp>;
 }
 
-/// An object decoded into the `T` it holds (`None` for `null`; any other type is an error).
-pub(super) struct Object<T>(pub(super) T);
+/// A growable array of decoded objects.
+pub(super) trait Elements {
+    /// Appends a new element and returns it, to be filled.
+    fn push_new(&mut self) -> &mut dyn Visit;
+}
 
-impl<'de, T: Visit> DeserializeSeed<'de> for Object<T> {
-    type Value = Option<T>;
+impl<T: Visit + Default> Elements for Vec<T> {
+    fn push_new(&mut self) -> &mut dyn Visit {
+        let position = self.len();
+        self.push(T::at(position));
+        &mut self[position]
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Option<T>, D::Error> {
+/// Decodes `text` into `into` (a default value). An error only means this path gave up.
+pub(super) fn decode_text(text: &str, into: &mut dyn Visit) -> Result<(), GiveUp> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match Object(into).deserialize(&mut de) {
+        Ok(true) => de.end().map_err(|_| GiveUp),
+        _ => Err(GiveUp),
+    }
+}
+
+fn give_up<E: de::Error>() -> E {
+    // `fmt::Arguments`, the message type serde_json's own errors use, shares their code.
+    E::custom(format_args!("gave up"))
+}
+
+/// An object decoded into the value it points at (`false` for `null`; any other type gives
+/// up).
+struct Object<'a>(&'a mut dyn Visit);
+
+impl<'de> DeserializeSeed<'de> for Object<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de, T: Visit> Visitor<'de> for Object<T> {
-    type Value = Option<T>;
+// Every other `visit_*` is written out to give up without formatting the value: serde's
+// defaults would describe it, which links the float formatting code in.
+impl<'de> Visitor<'de> for Object<'_> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object or null")
+        f.write_str("an object")
     }
 
-    fn visit_unit<E>(self) -> Result<Option<T>, E> {
-        Ok(None)
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-        let mut value = self.0;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let mut seen = 0;
         while let Some(key) = map.next_key_seed(Key)? {
-            let bit = value.field(&key, &mut map)?;
+            let bit = self
+                .0
+                .field(&key, &mut Field(&mut map))
+                .map_err(|_| give_up::<A::Error>())?;
             if bit == 0 {
                 let unknown: Value = map.next_value()?;
-                value.extra().insert(key.into_owned(), unknown);
+                self.0.extra().insert(key.into_owned(), unknown);
             } else if seen & bit != 0 {
                 // The `Value` decoder keeps the last one; leave the case to it.
-                return Err(de::Error::custom("repeated field"));
+                return Err(give_up());
             } else {
                 seen |= bit;
             }
         }
-        Ok(Some(value))
+        Ok(true)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
+        Err(give_up())
     }
 }
 
-/// An array of objects, each decoded into a `T` (`None` for `null`; an element that is not an
-/// object, or any other type, is an error).
-pub(super) struct Array<T>(std::marker::PhantomData<T>);
+/// An array of objects (`false` for `null`; any other type, or an element that is not an
+/// object, gives up).
+struct Array<'a>(&'a mut dyn Elements);
 
-impl<T> Array<T> {
-    pub(super) fn new() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
+impl<'de> DeserializeSeed<'de> for Array<'_> {
+    type Value = bool;
 
-impl<'de, T: Visit> DeserializeSeed<'de> for Array<T> {
-    type Value = Option<Vec<T>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Option<Vec<T>>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de, T: Visit> Visitor<'de> for Array<T> {
-    type Value = Option<Vec<T>>;
+impl<'de> Visitor<'de> for Array<'_> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of objects or null")
+        f.write_str("an array")
     }
 
-    fn visit_unit<E>(self) -> Result<Option<Vec<T>>, E> {
-        Ok(None)
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Vec<T>>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-        while let Some(item) = seq.next_element_seed(Object(T::at(items.len())))? {
-            items.push(item.ok_or_else(|| de::Error::custom("null element"))?);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while let Some(present) = seq.next_element_seed(Element(&mut *self.0))? {
+            if !present {
+                return Err(give_up());
+            }
         }
-        Ok(Some(items))
+        Ok(true)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+        Err(give_up())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
+        Err(give_up())
+    }
+}
+
+/// The next element of an array: a new object in the `Elements`.
+struct Element<'a>(&'a mut dyn Elements);
+
+impl<'de> DeserializeSeed<'de> for Element<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
+        Object(self.0.push_new()).deserialize(de)
+    }
+}
+
+/// Token bytes: an array of integers from 0 to 255, or `null`; anything else gives up (the
+/// `Value` decoder then keeps it in `extra`).
+pub(super) fn bytes(value: Value) -> Result<Option<Vec<u8>>, GiveUp> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .iter()
+            .map(|b| as_byte(b).ok_or(GiveUp))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        _ => Err(GiveUp),
+    }
+}
+
+/// A token byte: an integer from 0 to 255.
+pub(super) fn as_byte(value: &Value) -> Option<u8> {
+    value.as_u64().and_then(|b| u8::try_from(b).ok())
+}
+
+/// The value of the current key of a map, read for a [`Visit::field`].
+struct Field<'m, A>(&'m mut A);
+
+impl<'de, A: MapAccess<'de>> Read for Field<'_, A> {
+    fn value(&mut self) -> Result<Value, GiveUp> {
+        self.0.next_value().map_err(|_| GiveUp)
+    }
+
+    fn object(&mut self, into: &mut dyn Visit) -> Result<bool, GiveUp> {
+        self.0.next_value_seed(Object(into)).map_err(|_| GiveUp)
+    }
+
+    fn array(&mut self, into: &mut dyn Elements) -> Result<bool, GiveUp> {
+        self.0.next_value_seed(Array(into)).map_err(|_| GiveUp)
     }
 }
 
@@ -149,15 +285,12 @@ impl<'de> Visitor<'de> for Key {
     fn visit_str<E>(self, key: &str) -> Result<Cow<'de, str>, E> {
         Ok(Cow::Owned(key.to_owned()))
     }
-
-    fn visit_string<E>(self, key: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(key))
-    }
 }
 
 // The leniency rules for a known field read as a `Value`, the same as `Fields` applies.
 
 /// The value if `accept` likes it; `null` is absent, anything else goes to `extra`.
+#[inline(never)]
 pub(super) fn accept(
     key: &str,
     value: Value,
@@ -174,6 +307,7 @@ pub(super) fn accept(
     }
 }
 
+#[inline(never)]
 pub(super) fn string(key: &str, value: Value, extra: &mut Map<String, Value>) -> Option<String> {
     match accept(key, value, extra, Value::is_string)? {
         Value::String(text) => Some(text),
@@ -229,8 +363,8 @@ mod tests {
                 continue;
             }
             let expected = ChatChunk::from_json(value).expect("recorded chunks decode");
-            let chunk = decode_text::<ChatChunk>(&text)
-                .unwrap_or_else(|e| panic!("the visitors gave up ({e}) on {text}"));
+            let chunk = ChatChunk::visit_str(&text)
+                .unwrap_or_else(|| panic!("the visitors gave up on {text}"));
             assert_eq!(chunk, expected, "{text}");
             decoded += 1;
         }
@@ -250,10 +384,10 @@ mod tests {
             "null",
             "{} x",
         ] {
-            assert!(decode_text::<ChatChunk>(text).is_err(), "{text}");
+            assert_eq!(ChatChunk::visit_str(text), None, "{text}");
         }
         // Wrong scalar types, escaped keys and nulls stay on the visitor path.
-        let chunk = decode_text::<ChatChunk>(
+        let chunk = ChatChunk::visit_str(
             r#"{"i\u0064":"c","created":"soon","usage":null,"choices":[{"delta":{"content":5},"finish_reason":""}]}"#,
         )
         .unwrap();
