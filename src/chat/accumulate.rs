@@ -222,9 +222,8 @@ mod tests {
     use crate::chat::Role;
     use serde_json::json;
 
-    /// Pushes every chunk (one JSON text per line) and returns the accumulator.
-    #[track_caller]
-    /// `push_owned` must give what `push` gives.
+    /// Pushes every chunk (one JSON text per line) and returns the accumulator; checks that
+    /// `push_owned` gives what `push` gives.
     #[track_caller]
     pub(super) fn accumulate(lines: &str) -> Accumulator {
         let mut acc = Accumulator::new();
