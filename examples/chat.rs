@@ -564,7 +564,7 @@ fn replay_completion() -> serde_json::Value {
     chatstream::sse::Parser::new()
         .feed_all(REPLAY.as_bytes(), |event| {
             if let Ok(chunk) = chatstream::ChatChunk::from_json_str(event.data()) {
-                acc.push(&chunk);
+                acc.push_owned(chunk);
             }
             ControlFlow::Continue(())
         })

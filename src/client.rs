@@ -192,8 +192,12 @@ impl Client {
         mut on_chunk: impl FnMut(&ChatChunk) -> ControlFlow<()>,
     ) -> Result<ChatCompletion, Error> {
         let mut stream = self.chat_chunks(request)?;
-        for chunk in stream.by_ref() {
-            if on_chunk(&chunk?).is_break() {
+        while let Some(chunk) = stream.next_unaccumulated() {
+            let chunk = chunk?;
+            let flow = on_chunk(&chunk);
+            // The callback only borrowed it: its pieces move into the completion.
+            stream.accumulate(chunk);
+            if flow.is_break() {
                 break;
             }
         }

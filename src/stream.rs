@@ -10,7 +10,7 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::chat::{self, ChatChunk, ChatCompletion, ChatDecoder, DONE, Decoded};
+use crate::chat::{self, ChatChunk, ChatCompletion, ChatDecoder, DONE, Decoded, Defer};
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
 use crate::http::{MAX_ERROR_BODY, Response, StreamBody};
 use crate::response_info::ResponseInfo;
@@ -349,7 +349,8 @@ impl ChatStream {
     /// in the stream, returns a copy of that error, for the retry rules: the
     /// caller has seen nothing yet, so the request may be sent again.
     pub(crate) fn first_event_error(&mut self) -> Option<Error> {
-        let first = self.next();
+        // Not accumulated yet: `next_item` does that when it hands the chunk on.
+        let first = self.next_item(Defer::Yes);
         let failed = match &first {
             Some(Err(e)) => e
                 .api()
@@ -384,7 +385,7 @@ impl ChatStream {
 
     /// The next chunk: bytes from the body into the decoder, one event at a time, each wait
     /// for an event under the stream's deadlines.
-    fn step(&mut self) -> Result<Option<ChatChunk>, Error> {
+    fn step(&mut self, defer: Defer) -> Result<Option<ChatChunk>, Error> {
         let Some(body) = self.body.as_mut() else {
             return Ok(None);
         };
@@ -395,11 +396,11 @@ impl ChatStream {
         body.wait_for_event();
         loop {
             let (decoded, consumed) = match body.fill()? {
-                Fill::Bytes(bytes) => self.decoder.decode(bytes)?,
+                Fill::Bytes(bytes) => self.decoder.decode_with(bytes, defer)?,
                 Fill::End { cause } => {
                     self.body = None;
                     // What a think splitter still held comes back as a last chunk.
-                    return self.decoder.end(cause);
+                    return self.decoder.end(cause, defer);
                 }
             };
             body.consume(consumed);
@@ -426,15 +427,39 @@ impl Iterator for ChatStream {
     type Item = Result<ChatChunk, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.next_item(Defer::No)
+    }
+}
+
+impl ChatStream {
+    /// The next item, like [`Iterator::next`], except that a chunk is not accumulated yet: a
+    /// caller that no longer needs it gives it back with [`accumulate`](Self::accumulate),
+    /// which moves what it keeps instead of cloning it.
+    pub(crate) fn next_unaccumulated(&mut self) -> Option<Result<ChatChunk, Error>> {
+        self.next_item(Defer::Yes)
+    }
+
+    /// Accumulates a chunk from [`next_unaccumulated`](Self::next_unaccumulated).
+    pub(crate) fn accumulate(&mut self, chunk: ChatChunk) {
+        self.decoder.accumulate(chunk);
+    }
+
+    fn next_item(&mut self, defer: Defer) -> Option<Result<ChatChunk, Error>> {
         let error = match self.pending.take() {
             // A chunk read ahead is not handed out once cancelled.
             Some(Some(Ok(_))) if self.body.as_mut().is_some_and(Body::is_cancelled) => {
                 Error::cancelled()
             }
+            Some(Some(Ok(chunk))) => {
+                if defer == Defer::No {
+                    self.decoder.accumulate(chunk.clone());
+                }
+                return Some(Ok(chunk));
+            }
             Some(first) => return first,
             None => {
                 self.body.as_ref()?;
-                match self.step() {
+                match self.step(defer) {
                     Ok(Some(chunk)) => return Some(Ok(chunk)),
                     Ok(None) => return None,
                     Err(e) => e,

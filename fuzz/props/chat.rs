@@ -283,7 +283,8 @@ fn append(acc: &mut Option<String>, piece: Option<&String>) {
 /// `Accumulator::push`, computed here independently. Returns the completion.
 pub fn check_accumulator(chunks: &[ChatChunk]) -> ChatCompletion {
     let mut acc = Accumulator::new();
-    // The same chunks after a `to_json` → `from_json` trip must accumulate to the same JSON.
+    // The same chunks after a `to_json` → `from_json` trip must accumulate to the same JSON,
+    // also when they are given away (`push_owned`).
     let mut acc_again = Accumulator::new();
     let mut id = String::new();
     let mut model = String::new();
@@ -294,7 +295,7 @@ pub fn check_accumulator(chunks: &[ChatChunk]) -> ChatCompletion {
     for (n, chunk) in chunks.iter().enumerate() {
         acc.push(chunk);
         let again = ChatChunk::from_json(chunk.to_json()).expect("to_json output decodes");
-        acc_again.push(&again);
+        acc_again.push_owned(again);
 
         if id.is_empty() {
             id.clone_from(&chunk.id);

@@ -10,7 +10,7 @@ mod merge;
 mod tool_calls;
 
 use self::choice::ChoiceState;
-use self::merge::{first_non_empty, merge_metadata_fields};
+use self::merge::{Piece, first_non_empty, merge_metadata_fields};
 use super::{ChatChunk, ChatCompletion, Usage};
 
 /// Rebuilds the full [`ChatCompletion`] from the chunks of a stream, like the official SDKs'
@@ -107,6 +107,41 @@ impl Accumulator {
     ///   followed by the streamed text.
     /// - The snapshot's `object` is `"chat.completion"`; the chunk `object` is not kept.
     pub fn push(&mut self, chunk: &ChatChunk) {
+        self.push_identity(chunk);
+        merge_metadata_fields(&mut self.extra, &chunk.extra);
+        for choice in &chunk.choices {
+            self.choice_mut(choice.index).apply(choice);
+        }
+        self.push_usage(chunk.usage.as_ref());
+    }
+
+    /// Merges one chunk the caller no longer needs, by the rules of [`push`](Self::push), but
+    /// what the accumulator keeps of it (logprob entries, usage, unknown fields, the finish
+    /// reason) is moved instead of cloned.
+    ///
+    /// ```
+    /// use chatstream::{Accumulator, ChatChunk};
+    ///
+    /// let chunk = ChatChunk::from_json_str(
+    ///     r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+    /// )?;
+    /// let mut acc = Accumulator::new();
+    /// print!("{}", chunk.content());
+    /// acc.push_owned(chunk);
+    /// assert_eq!(acc.into_completion().content(), "Hi");
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn push_owned(&mut self, chunk: ChatChunk) {
+        self.push_identity(&chunk);
+        merge_metadata_fields(&mut self.extra, chunk.extra);
+        for choice in chunk.choices {
+            self.choice_mut(choice.index).apply_owned(choice);
+        }
+        self.push_usage(chunk.usage);
+    }
+
+    /// The identifying fields: the first non-empty value of each wins.
+    fn push_identity(&mut self, chunk: &ChatChunk) {
         first_non_empty(&mut self.id, &chunk.id);
         first_non_empty(&mut self.model, &chunk.model);
         if self.created == 0 {
@@ -117,13 +152,13 @@ impl Accumulator {
             chunk.system_fingerprint.as_deref(),
         );
         first_non_empty_opt(&mut self.service_tier, chunk.service_tier.as_deref());
-        merge_metadata_fields(&mut self.extra, &chunk.extra);
-        for choice in &chunk.choices {
-            self.choice_mut(choice.index).apply(choice);
-        }
+    }
+
+    /// The last non-empty usage wins; `{}` only counts if nothing else came.
+    fn push_usage(&mut self, usage: Option<impl Piece<Usage>>) {
         let had_usage = self.usage.is_some();
-        if let Some(usage) = chunk.usage.as_ref().filter(|u| !u.is_empty() || !had_usage) {
-            self.usage = Some(usage.clone());
+        if let Some(usage) = usage.filter(|u| !u.get().is_empty() || !had_usage) {
+            self.usage = Some(usage.keep());
         }
     }
 
@@ -190,13 +225,22 @@ mod tests {
     use crate::chat::Role;
     use serde_json::json;
 
-    /// Pushes every chunk (one JSON text per line) and returns the accumulator.
+    /// Pushes every chunk (one JSON text per line) and returns the accumulator; checks that
+    /// `push_owned` gives what `push` gives.
     #[track_caller]
     pub(super) fn accumulate(lines: &str) -> Accumulator {
         let mut acc = Accumulator::new();
+        let mut owned = Accumulator::new();
         for line in lines.lines().map(str::trim).filter(|line| !line.is_empty()) {
-            acc.push(&ChatChunk::from_json_str(line).expect("test chunk decodes"));
+            let chunk = ChatChunk::from_json_str(line).expect("test chunk decodes");
+            acc.push(&chunk);
+            owned.push_owned(chunk);
         }
+        assert_eq!(
+            owned.completion(),
+            acc.completion(),
+            "push_owned and push agree"
+        );
         acc
     }
 

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res, decode_finish_reason, decode_str};
-use super::usage::decode_usage;
+use super::usage::{decode_usage, usage_of};
+use super::visit::{self, GiveUp, Read, Visit, string, u64};
 use super::{Logprobs, Role, ToolCallDelta, Usage};
 use crate::Error;
 
@@ -121,6 +122,18 @@ impl ChatChunk {
     ///
     /// A decode error if `text` is not JSON or [`from_json`](Self::from_json) fails.
     pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        Self::visit_str(text).map_or_else(|| Self::from_json_str_via_value(text), Ok)
+    }
+
+    /// Decodes with the visitors; `None` when they gave up on the input.
+    pub(super) fn visit_str(text: &str) -> Option<Self> {
+        let mut chunk = Self::default();
+        visit::decode_text(text, &mut chunk).ok()?;
+        Some(chunk)
+    }
+
+    /// The `Value`-based decoder, which the visitors fall back to for unusual input.
+    pub(super) fn from_json_str_via_value(text: &str) -> Result<Self, Error> {
         decode_str(text, "chat completion chunk", Self::decode)
     }
 
@@ -258,6 +271,131 @@ impl Delta {
             );
         }
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for ChatChunk {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "id" => {
+                self.id = string(key, value.value()?, extra).unwrap_or_default();
+                1
+            }
+            "object" => {
+                self.object = string(key, value.value()?, extra).unwrap_or_default();
+                2
+            }
+            "created" => {
+                self.created = u64(key, value.value()?, extra).unwrap_or_default();
+                4
+            }
+            "model" => {
+                self.model = string(key, value.value()?, extra).unwrap_or_default();
+                8
+            }
+            "system_fingerprint" => {
+                self.system_fingerprint = string(key, value.value()?, extra);
+                16
+            }
+            "service_tier" => {
+                self.service_tier = string(key, value.value()?, extra);
+                32
+            }
+            "choices" => {
+                value.array(&mut self.choices)?;
+                64
+            }
+            "usage" => {
+                self.usage = usage_of(key, value.value()?, extra);
+                128
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for ChunkChoice {
+    fn at(position: usize) -> Self {
+        Self {
+            index: position as u64,
+            ..Self::default()
+        }
+    }
+
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "index" => {
+                if let Some(index) = u64(key, value.value()?, extra) {
+                    self.index = index;
+                }
+                1
+            }
+            "delta" => {
+                value.object(&mut self.delta)?;
+                2
+            }
+            "finish_reason" => {
+                self.finish_reason =
+                    string(key, value.value()?, extra).filter(|reason| !reason.is_empty());
+                4
+            }
+            "logprobs" => {
+                let mut logprobs = Logprobs::default();
+                self.logprobs = value.object(&mut logprobs)?.then_some(logprobs);
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for Delta {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "role" => {
+                self.role = string(key, value.value()?, extra).map(Role::from);
+                1
+            }
+            "content" => {
+                self.content = string(key, value.value()?, extra);
+                2
+            }
+            "refusal" => {
+                self.refusal = string(key, value.value()?, extra);
+                4
+            }
+            "reasoning_content" => {
+                self.reasoning_content = string(key, value.value()?, extra);
+                8
+            }
+            "reasoning" => {
+                self.reasoning = string(key, value.value()?, extra);
+                16
+            }
+            "tool_calls" => {
+                value.array(&mut self.tool_calls)?;
+                32
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 

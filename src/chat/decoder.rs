@@ -12,6 +12,15 @@ use crate::sse::{self, Status};
 /// it on as an ordinary event, and the decoder is what gives it meaning.
 pub(crate) const DONE: &str = "[DONE]";
 
+/// Whether a chunk handed on is accumulated at once (`No`: the caller keeps it, so the
+/// completion gets a copy) or later (`Yes`: the caller lends it out, then gives it back to
+/// [`ChatDecoder::accumulate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Defer {
+    No,
+    Yes,
+}
+
 /// A sans-IO decoder of a chat completion stream: bytes in (split anywhere, even one byte at a
 /// time), typed [`ChatChunk`]s out, the accumulated [`ChatCompletion`] at the end.
 ///
@@ -239,11 +248,14 @@ impl ChatDecoder {
         mut on_chunk: impl FnMut(&ChatChunk) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, Error> {
         loop {
-            let (decoded, consumed) = self.decode(bytes)?;
+            let (decoded, consumed) = self.decode_with(bytes, Defer::Yes)?;
             bytes = bytes.get(consumed..).unwrap_or_default();
             match decoded {
                 Decoded::Chunk(chunk) => {
-                    if on_chunk(&chunk).is_break() {
+                    let flow = on_chunk(&chunk);
+                    // The callback only borrowed it: its pieces move into the completion.
+                    self.accumulate(chunk);
+                    if flow.is_break() {
                         return Ok(ControlFlow::Break(()));
                     }
                 }
@@ -283,6 +295,18 @@ impl ChatDecoder {
     ///
     /// As for [`feed`](Self::feed).
     pub fn decode(&mut self, bytes: &[u8]) -> Result<(Decoded, usize), Error> {
+        self.decode_with(bytes, Defer::No)
+    }
+
+    /// [`decode`](Self::decode), where a chunk handed on with `Defer::Yes` is not accumulated
+    /// yet: the caller only lends it out and gives it back with
+    /// [`accumulate`](Self::accumulate), which moves what the completion keeps instead of
+    /// cloning it.
+    pub(crate) fn decode_with(
+        &mut self,
+        bytes: &[u8],
+        defer: Defer,
+    ) -> Result<(Decoded, usize), Error> {
         match &self.rules.end {
             End::Failed(error) => return Err(error.duplicate()),
             End::Done => return Ok((Decoded::Done, bytes.len())),
@@ -296,8 +320,13 @@ impl ChatDecoder {
             return Ok((Decoded::NeedMoreInput, consumed));
         }
         let event = self.parser.event();
-        let decoded = self.rules.apply(event.event_type(), event.data())?;
+        let decoded = self.rules.apply(event.event_type(), event.data(), defer)?;
         Ok((decoded, consumed))
+    }
+
+    /// Accumulates a chunk that [`decode_with`](Self::decode_with) handed on unaccumulated.
+    pub(crate) fn accumulate(&mut self, chunk: ChatChunk) {
+        self.rules.accumulator.push_owned(chunk);
     }
 
     /// Applies the stream's rules to one event framed by another SSE parser (its `event:`
@@ -335,7 +364,7 @@ impl ChatDecoder {
         match &self.rules.end {
             End::Failed(error) => Err(error.duplicate()),
             End::Done => Ok(None),
-            End::Open => match self.rules.apply(event_type, data)? {
+            End::Open => match self.rules.apply(event_type, data, Defer::No)? {
                 Decoded::Chunk(chunk) => Ok(Some(chunk)),
                 _ => Ok(None),
             },
@@ -377,13 +406,17 @@ impl ChatDecoder {
     /// every choice has a finish reason, and the error of an earlier failure; each with
     /// [`Error::partial`].
     pub fn finish(mut self) -> Result<ChatCompletion, Error> {
-        self.end(None)?;
+        self.end(None, Defer::No)?;
         Ok(self.into_completion())
     }
 
     /// [`finish`](Self::finish) without consuming the decoder, for a driver whose transport
     /// ended early: `cause` (a reset connection, say) becomes the truncation error's source.
-    pub(crate) fn end(&mut self, cause: Option<Error>) -> Result<Option<ChatChunk>, Error> {
+    pub(crate) fn end(
+        &mut self,
+        cause: Option<Error>,
+        defer: Defer,
+    ) -> Result<Option<ChatChunk>, Error> {
         match &self.rules.end {
             End::Failed(error) => return Err(error.duplicate()),
             End::Done => return Ok(None),
@@ -395,7 +428,7 @@ impl ChatDecoder {
         let done_line = self.parser.discarded().is_some_and(|e| e.data() == DONE);
         if done_line || self.rules.accumulator.all_choices_finished() {
             self.rules.end = End::Done;
-            return Ok(self.rules.think_rest());
+            return Ok(self.rules.think_rest(defer));
         }
         let what = if self.rules.accumulator.is_empty() {
             "the stream ended before any chunk arrived"
@@ -424,18 +457,20 @@ impl ChatDecoder {
 impl Rules {
     /// The text the think splitter still holds at the successful end of the stream, as a last
     /// chunk (accumulated here).
-    fn think_rest(&mut self) -> Option<ChatChunk> {
+    fn think_rest(&mut self, defer: Defer) -> Option<ChatChunk> {
         let rest = self.think.as_mut()?.finish()?;
-        self.accumulator.push(&rest);
+        if defer == Defer::No {
+            self.accumulator.push(&rest);
+        }
         Some(rest)
     }
 
     /// One event through the rules.
-    fn apply(&mut self, event_type: &str, data: &str) -> Result<Decoded, Error> {
+    fn apply(&mut self, event_type: &str, data: &str, defer: Defer) -> Result<Decoded, Error> {
         if data == DONE {
             self.end = End::Done;
             // The next call reports `Done`; first comes what a think splitter still held.
-            return Ok(match self.think_rest() {
+            return Ok(match self.think_rest(defer) {
                 Some(rest) => Decoded::Chunk(rest),
                 None => Decoded::Done,
             });
@@ -461,11 +496,14 @@ impl Rules {
         if let Some(think) = &mut self.think {
             think.split(&mut chunk);
         }
-        self.accumulator.push(&chunk);
-        // Azure's leading prompt-filter chunk carries nothing a caller streams; it still went
+        // Azure's leading prompt-filter chunk carries nothing a caller streams; it still goes
         // through the accumulator.
         if chunk.choices.is_empty() && chunk.usage.is_none() {
+            self.accumulator.push_owned(chunk);
             return Ok(Decoded::Skipped);
+        }
+        if defer == Defer::No {
+            self.accumulator.push(&chunk);
         }
         Ok(Decoded::Chunk(chunk))
     }

@@ -177,6 +177,13 @@ pub(crate) enum StreamData {
 ///
 /// Errors (invalid JSON, a chunk of the wrong shape) carry the whole data text as raw text.
 pub(crate) fn parse_stream_data(data: &str) -> Result<StreamData, Error> {
+    // The common case, a chunk without an `error` key, needs no `Value` tree; everything else
+    // (errors included) is read from one.
+    if let Some(chunk) = ChatChunk::visit_str(data) {
+        if !chunk.extra.contains_key("error") {
+            return Ok(StreamData::Chunk(chunk));
+        }
+    }
     decode_str(data, "chat completion chunk", |value| {
         let Some(error) = stream_error(&value) else {
             return ChatChunk::decode(value).map(StreamData::Chunk);

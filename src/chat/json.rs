@@ -69,7 +69,7 @@ pub(crate) fn decode_str<T>(
 }
 
 /// A non-negative integer, also when written as an integral float (`3.0`, `1e12`).
-fn as_u64(value: &Value) -> Option<u64> {
+pub(super) fn as_u64(value: &Value) -> Option<u64> {
     if let Some(n) = value.as_u64() {
         return Some(n);
     }

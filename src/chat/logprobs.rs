@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Fields, Out};
+use super::visit::{GiveUp, Read, Visit, as_byte, bytes, f64, string};
 
 /// Log probabilities of a choice (`choices[].logprobs`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,14 +45,13 @@ pub struct TopLogprob {
 }
 
 fn take_bytes(f: &mut Fields) -> Option<Vec<u8>> {
-    let byte = |v: &Value| v.as_u64().and_then(|b| u8::try_from(b).ok());
     let value = f.take_if("bytes", |v| {
         v.as_array()
-            .is_some_and(|items| items.iter().all(|b| byte(b).is_some()))
+            .is_some_and(|items| items.iter().all(|b| as_byte(b).is_some()))
     })?;
     value
         .as_array()
-        .map(|items| items.iter().filter_map(byte).collect())
+        .map(|items| items.iter().filter_map(as_byte).collect())
 }
 
 fn bytes_json(bytes: &[u8]) -> Value {
@@ -139,6 +139,86 @@ impl TopLogprob {
             self.bytes.as_deref().map_or(Value::Null, bytes_json),
         );
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for Logprobs {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let bit = match key {
+            "content" => {
+                let mut entries = Vec::new();
+                self.content = value.array(&mut entries)?.then_some(entries);
+                1
+            }
+            "refusal" => {
+                let mut entries = Vec::new();
+                self.refusal = value.array(&mut entries)?.then_some(entries);
+                2
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for TokenLogprob {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "token" => {
+                self.token = string(key, value.value()?, extra).unwrap_or_default();
+                1
+            }
+            "logprob" => {
+                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
+                2
+            }
+            // Anything but bytes (or null) gives up, and the `Value` decoder keeps it in `extra`.
+            "bytes" => {
+                self.bytes = bytes(value.value()?)?;
+                4
+            }
+            "top_logprobs" => {
+                value.array(&mut self.top_logprobs)?;
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for TopLogprob {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "token" => {
+                self.token = string(key, value.value()?, extra).unwrap_or_default();
+                1
+            }
+            "logprob" => {
+                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
+                2
+            }
+            "bytes" => {
+                self.bytes = bytes(value.value()?)?;
+                4
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 

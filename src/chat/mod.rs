@@ -73,13 +73,14 @@ mod think;
 mod tool;
 mod tool_call;
 mod usage;
+mod visit;
 
 pub use self::accumulate::Accumulator;
 pub use self::chunk::{ChatChunk, ChunkChoice, Delta};
 pub use self::content::{Content, ContentPart, FileRef, ImageUrl, InputAudio};
-#[cfg(feature = "client")]
-pub(crate) use self::decoder::DONE;
 pub use self::decoder::{ChatDecoder, Decoded};
+#[cfg(feature = "client")]
+pub(crate) use self::decoder::{DONE, Defer};
 pub(crate) use self::error_body::ApiErrorFields;
 #[cfg(feature = "client")]
 pub(crate) use self::error_body::parse_error_body;
@@ -304,9 +305,10 @@ mod tests {
     #[test]
     fn random_chunks_never_panic_and_normalise_once() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut decoded = 0;
+        let (mut decoded, mut visited) = (0, 0);
         for round in 0..300 {
             let mut acc = Accumulator::new();
+            let mut owned = Accumulator::new();
             for _ in 0..20 {
                 let mut value = random_value(&mut rng, 6);
                 if rng.below(2) == 0 {
@@ -315,18 +317,31 @@ mod tests {
                     value = json!({"choices": [choice], "usage": random_value(&mut rng, 2)});
                 }
                 check_other_decoders(&value);
+                let text = value.to_string();
+                let fast = ChatChunk::visit_str(&text);
                 let Ok(chunk) = ChatChunk::from_json(value) else {
+                    assert_eq!(fast, None, "{text}");
                     continue;
                 };
+                if let Some(fast) = fast {
+                    visited += 1;
+                    assert_eq!(fast, chunk, "{text}");
+                }
                 decoded += 1;
                 // Decoding normalises once: what `to_json` writes decodes and re-encodes identically.
                 let json = chunk.to_json();
                 let again = ChatChunk::from_json(json.clone()).expect("to_json output decodes");
                 assert_eq!(again.to_json(), json, "round {round}: {chunk:?}");
                 acc.push(&chunk);
+                owned.push_owned(chunk);
                 let _ = acc.all_choices_finished();
             }
             let completion = acc.completion();
+            assert_eq!(
+                owned.into_completion(),
+                completion,
+                "round {round}: push_owned"
+            );
             assert_eq!(acc.into_completion(), completion);
             let json = completion.to_json();
             let again = ChatCompletion::from_json(json.clone()).expect("a completion decodes");
@@ -334,8 +349,8 @@ mod tests {
             let _ = crate::chat::error_body::parse_stream_data(&completion.to_json().to_string());
         }
         assert!(
-            decoded > 1000,
-            "the generator should produce decodable chunks ({decoded})"
+            decoded > 1000 && visited > 500,
+            "the generator should produce decodable chunks ({decoded}, {visited} by the visitors)"
         );
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res};
+use super::visit::{GiveUp, Read, Visit, accept, string, u64};
 use crate::Error;
 
 /// A tool call made by the model (`message.tool_calls[]`), or sent back in the history.
@@ -92,11 +93,17 @@ impl FunctionCall {
 
 /// `arguments` as text; an object or array (sent by some servers) becomes its JSON text.
 fn arguments_text(f: &mut Fields) -> Option<String> {
-    match f.take_if("arguments", |v| {
-        v.is_string() || v.is_object() || v.is_array()
-    })? {
-        Value::String(text) => Some(text),
-        other => Some(other.to_string()),
+    f.take_if("arguments", is_arguments).map(into_arguments)
+}
+
+fn is_arguments(value: &Value) -> bool {
+    value.is_string() || value.is_object() || value.is_array()
+}
+
+fn into_arguments(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
     }
 }
 
@@ -233,6 +240,60 @@ impl ToolCallDelta {
             out.set("function", inner.finish(&function.extra));
         }
         out.finish(&self.extra)
+    }
+}
+
+impl Visit for ToolCallDelta {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "index" => {
+                self.index = u64(key, value.value()?, extra);
+                1
+            }
+            "id" => {
+                self.id = string(key, value.value()?, extra);
+                2
+            }
+            "type" => {
+                self.kind = string(key, value.value()?, extra);
+                4
+            }
+            "function" => {
+                let mut function = FunctionCallDelta::default();
+                self.function = value.object(&mut function)?.then_some(function);
+                8
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+}
+
+impl Visit for FunctionCallDelta {
+    fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
+        let extra = &mut self.extra;
+        let bit = match key {
+            "name" => {
+                self.name = string(key, value.value()?, extra);
+                1
+            }
+            "arguments" => {
+                self.arguments =
+                    accept(key, value.value()?, extra, is_arguments).map(into_arguments);
+                2
+            }
+            _ => 0,
+        };
+        Ok(bit)
+    }
+
+    fn extra(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, object_of};
+use super::visit::accept;
 use crate::Error;
 
 /// Token counts (`usage`). Every count is optional because servers send partial objects
@@ -128,6 +129,15 @@ impl Usage {
 /// `extra`.
 pub(super) fn decode_usage(f: &mut Fields) -> Option<Usage> {
     f.loose_object("usage").map(Usage::from_map)
+}
+
+/// [`decode_usage`] for a `usage` value a visitor read (it comes once per stream, so the
+/// `Value` is cheap here).
+pub(super) fn usage_of(key: &str, value: Value, extra: &mut Map<String, Value>) -> Option<Usage> {
+    match accept(key, value, extra, Value::is_object)? {
+        Value::Object(map) => Some(Usage::from_map(map)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

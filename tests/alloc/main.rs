@@ -188,7 +188,8 @@ fn steady_state_parsing_allocates_nothing() {
                     break;
                 }
                 let chunk = ChatChunk::from_json_str(data).expect("a chunk");
-                accumulator.push(&chunk);
+                // `feed` lends each chunk to its callback, then moves it into the completion.
+                accumulator.push_owned(chunk);
             }
         });
         // One warm-up pass grows the parser's buffers to this stream's events.

@@ -21,6 +21,7 @@ mod sse_props;
 
 #[cfg(feature = "client")]
 mod cancel;
+mod decode_differential;
 mod decoder;
 #[cfg(feature = "client")]
 mod faults;

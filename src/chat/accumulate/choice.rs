@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 use super::merge::{merge_metadata_fields, merge_streamed_fields};
 use super::tool_calls::{ToolCallState, merge_fragment};
 use crate::chat::json::Fields;
-use crate::chat::{Choice, ChunkChoice, Content, ContentPart, Logprobs, Message, Role};
+use crate::chat::{
+    Choice, ChunkChoice, Content, ContentPart, Delta, Logprobs, Message, Role, TokenLogprob,
+};
 
 /// What has been accumulated for one choice.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +34,16 @@ fn append(acc: &mut Option<String>, piece: Option<&str>) {
     }
 }
 
+/// Moves logprob entries to the end of `acc`.
+fn append_entries(acc: &mut Option<Vec<TokenLogprob>>, new: Option<Vec<TokenLogprob>>) {
+    if let Some(mut new) = new {
+        match acc {
+            Some(acc) => acc.append(&mut new),
+            None => *acc = Some(new),
+        }
+    }
+}
+
 impl ChoiceState {
     /// Nothing accumulated yet for the choice `index`.
     pub(super) fn new(index: u64) -> Self {
@@ -42,7 +54,42 @@ impl ChoiceState {
     }
 
     pub(super) fn apply(&mut self, choice: &ChunkChoice) {
-        let delta = &choice.delta;
+        self.apply_delta(&choice.delta);
+        if choice.finish_reason.is_some() {
+            self.finish_reason.clone_from(&choice.finish_reason);
+        }
+        if let Some(new) = &choice.logprobs {
+            let acc = self.logprobs.get_or_insert_default();
+            for (acc, new) in [
+                (&mut acc.content, &new.content),
+                (&mut acc.refusal, &new.refusal),
+            ] {
+                if let Some(new) = new {
+                    acc.get_or_insert_default().extend_from_slice(new);
+                }
+            }
+            merge_metadata_fields(&mut acc.extra, &new.extra);
+        }
+        merge_metadata_fields(&mut self.choice_extra, &choice.extra);
+    }
+
+    /// [`apply`](Self::apply), moving what is kept out of `choice`.
+    pub(super) fn apply_owned(&mut self, choice: ChunkChoice) {
+        self.apply_delta(&choice.delta);
+        if choice.finish_reason.is_some() {
+            self.finish_reason = choice.finish_reason;
+        }
+        if let Some(new) = choice.logprobs {
+            let acc = self.logprobs.get_or_insert_default();
+            append_entries(&mut acc.content, new.content);
+            append_entries(&mut acc.refusal, new.refusal);
+            merge_metadata_fields(&mut acc.extra, new.extra);
+        }
+        merge_metadata_fields(&mut self.choice_extra, choice.extra);
+    }
+
+    /// The message part: text pieces are appended, tool call fragments merged.
+    fn apply_delta(&mut self, delta: &Delta) {
         if self.role.is_none() {
             self.role.clone_from(&delta.role);
         }
@@ -57,22 +104,6 @@ impl ChoiceState {
             merge_fragment(&mut self.tool_calls, fragment);
         }
         merge_streamed_fields(&mut self.message_extra, &delta.extra);
-        if choice.finish_reason.is_some() {
-            self.finish_reason.clone_from(&choice.finish_reason);
-        }
-        if let Some(new) = &choice.logprobs {
-            let acc = self.logprobs.get_or_insert_default();
-            for (acc, new) in [
-                (&mut acc.content, &new.content),
-                (&mut acc.refusal, &new.refusal),
-            ] {
-                if let Some(new) = new {
-                    acc.get_or_insert_default().extend(new.iter().cloned());
-                }
-            }
-            merge_metadata_fields(&mut acc.extra, &new.extra);
-        }
-        merge_metadata_fields(&mut self.choice_extra, &choice.extra);
     }
 
     pub(super) fn into_choice(self) -> Choice {

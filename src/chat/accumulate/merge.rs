@@ -28,26 +28,56 @@ fn is_empty_value(value: &Value) -> bool {
     }
 }
 
+/// A piece of a chunk that the accumulator keeps: cloned from a borrowed chunk, moved out of
+/// an owned one ([`Accumulator::push_owned`](crate::Accumulator::push_owned)).
+pub(super) trait Piece<T> {
+    fn get(&self) -> &T;
+    fn keep(self) -> T;
+}
+
+impl<T: Clone> Piece<T> for &T {
+    fn get(&self) -> &T {
+        self
+    }
+
+    fn keep(self) -> T {
+        self.clone()
+    }
+}
+
+impl<T> Piece<T> for T {
+    fn get(&self) -> &T {
+        self
+    }
+
+    fn keep(self) -> T {
+        self
+    }
+}
+
 /// Merges the unknown fields of a chunk or a chunk choice (metadata such as `timings`,
 /// `provider`, `prompt_filter_results`, `content_filter_results`) into `acc`: for each field,
 /// the last non-empty value wins. `null`, `""`, `[]` and `{}` never replace a value, and
-/// noise fields (`obfuscation`) are dropped.
-pub(super) fn merge_metadata_fields(acc: &mut Map<String, Value>, new: &Map<String, Value>) {
+/// noise fields (`obfuscation`) are dropped. `new` is a borrowed or an owned map.
+pub(super) fn merge_metadata_fields<K: Piece<String>, V: Piece<Value>>(
+    acc: &mut Map<String, Value>,
+    new: impl IntoIterator<Item = (K, V)>,
+) {
     for (key, value) in new {
-        if NOISE_FIELDS.contains(&key.as_str()) {
+        if NOISE_FIELDS.contains(&key.get().as_str()) {
             continue;
         }
-        match acc.get_mut(key) {
+        match acc.get_mut(key.get()) {
             // The same value as before (Azure's `content_filter_results` and OpenRouter's
             // `provider` arrive on every chunk): nothing changes, so nothing is cloned.
-            Some(existing) if existing == value => {}
+            Some(existing) if existing == value.get() => {}
             Some(existing) => {
-                if !is_empty_value(value) {
-                    existing.clone_from(value);
+                if !is_empty_value(value.get()) {
+                    *existing = value.keep();
                 }
             }
             None => {
-                acc.insert(key.clone(), value.clone());
+                acc.insert(key.keep(), value.keep());
             }
         }
     }
