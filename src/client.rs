@@ -4,12 +4,12 @@
 //! `chat`, sends it through `http`, and hands streaming bodies to `stream`.
 
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::callback::IntoControlFlow;
 use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
 use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
@@ -29,11 +29,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 ///
 /// let client = Client::from_env()?;
 /// let request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Say hi")]);
-/// let completion = client.chat_stream(&request, |chunk| {
-///     print!("{}", chunk.content());
-///     std::ops::ControlFlow::Continue(())
-/// })?;
-/// println!("\n{:?}", completion.usage);
+/// let completion = client.chat_stream(&request, |chunk| print!("{}", chunk.content()))?;
+/// println!("\n{:?} tokens", completion.total_tokens());
 /// # Ok::<(), chatstream::Error>(())
 /// ```
 #[derive(Clone)]
@@ -121,19 +118,21 @@ impl Client {
     /// each chunk the moment it arrives and returns the accumulated
     /// completion.
     ///
-    /// Return [`ControlFlow::Break`] from `on_chunk` to stop early: the
-    /// connection is closed and what arrived so far is returned. Streamed
+    /// `on_chunk` returns `()` to receive every chunk, or a
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]): `Break`
+    /// stops early, the connection is closed and what arrived so far is
+    /// returned. Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
     /// [`ClientBuilder::stream_usage`] turned that off. On any error after
     /// the stream began, [`Error::partial`] holds what arrived.
-    pub fn chat_stream(
+    pub fn chat_stream<R: IntoControlFlow>(
         &self,
         request: &ChatRequest,
-        mut on_chunk: impl FnMut(&ChatChunk) -> ControlFlow<()>,
+        mut on_chunk: impl FnMut(&ChatChunk) -> R,
     ) -> Result<ChatCompletion, Error> {
         let mut stream = self.chat_chunks(request)?;
         for chunk in stream.by_ref() {
-            if on_chunk(&chunk?).is_break() {
+            if on_chunk(&chunk?).into_control_flow().is_break() {
                 break;
             }
         }
@@ -182,19 +181,23 @@ impl Client {
     /// Escape hatch: `POST` any JSON to any path and receive the raw
     /// Server-Sent Events, for endpoints this crate does not model (the
     /// Responses API, legacy completions). `on_event` sees every event,
-    /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
+    /// `data: [DONE]` included; it returns `()` to go on or a
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]), `Break`
+    /// to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
     /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
     /// except a final `data: [DONE]` line without its blank line, which is
     /// handed to `on_event` and ends the stream successfully.
-    pub fn post_stream(
+    pub fn post_stream<R: IntoControlFlow>(
         &self,
         path: &str,
         body: &Value,
-        on_event: impl FnMut(sse::Event<'_>) -> ControlFlow<()>,
+        mut on_event: impl FnMut(sse::Event<'_>) -> R,
     ) -> Result<(), Error> {
         let response = self.send_stream(path, body)?;
-        stream::raw_events(response, self.limits, on_event)
+        stream::raw_events(response, self.limits, |event| {
+            on_event(event).into_control_flow()
+        })
     }
 
     fn send(

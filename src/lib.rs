@@ -163,6 +163,7 @@
 pub mod chat;
 pub mod sse;
 
+mod callback;
 mod client;
 mod error;
 mod http;
@@ -170,6 +171,7 @@ mod stream;
 
 // Every item the crate root offers is named here, so a new `pub` item in a module does not
 // silently become root API. The chat types are also reachable as `chatstream::chat::*`.
+pub use crate::callback::IntoControlFlow;
 pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice,
     CompletionTokensDetails, Content, ContentPart, Delta, FileRef, FunctionCall, FunctionCallDelta,

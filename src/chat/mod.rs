@@ -62,6 +62,7 @@ mod json;
 mod logprobs;
 mod message;
 mod model;
+mod parse;
 mod request;
 mod response;
 mod role;

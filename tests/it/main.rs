@@ -16,6 +16,7 @@ mod chat_props;
 #[path = "../../fuzz/props/sse.rs"]
 mod sse_props;
 
+mod ergonomics;
 mod faults;
 mod http;
 mod regressions;
