@@ -517,3 +517,197 @@ fn a_conversation_over_a_socket() {
     );
     assert_eq!(sent[2].json()["messages"][2]["role"], "assistant");
 }
+
+/// Runs example `name` against `base_url` with `stdin` as input: exit code, stdout, stderr.
+fn run_example(
+    name: &str,
+    base_url: &str,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::support::example::build(name))
+        .args(args)
+        .env("OPENAI_BASE_URL", base_url)
+        .env("OPENAI_MODEL", "test-model")
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+/// The `tools` example's whole loop: a forced first round calls both tools (their arguments
+/// split over fragments), the results go back with their call ids under `tool_choice: auto`,
+/// and the answer streams to stdout.
+#[test]
+fn tools_example_runs_the_loop() {
+    let call = |index: u64, id: &str, name: &str, arguments: &[&str]| -> Vec<String> {
+        let mut pieces = vec![json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}
+        ]}}]})
+        .to_string()];
+        pieces.extend(arguments.iter().map(|part| {
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": index, "function": {"arguments": part}}
+            ]}}]})
+            .to_string()
+        }));
+        pieces
+    };
+    let server = TestServer::start(move |req, r| {
+        let mut body = Vec::new();
+        if req.index == 0 {
+            let calls = [
+                call(
+                    0,
+                    "call_w",
+                    "get_weather",
+                    &["{\"city\": \"Pa", "ris\", \"unit\": \"fahrenheit\"}"],
+                ),
+                call(1, "call_t", "get_time", &["{\"city\"", ": \"Tokyo\"}"]),
+            ];
+            for data in calls.iter().flatten() {
+                body.extend(event(data));
+            }
+            body.extend(event(
+                &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+                    .to_string(),
+            ));
+            body.extend(event("[DONE]"));
+        } else {
+            body = stream_body(&["It is ", "69.8 F."]);
+        }
+        r.sse(&body);
+    });
+    let (code, stdout, stderr) = run_example(
+        "tools",
+        &server.base_url(),
+        &[
+            "--tool-choice",
+            "required",
+            "--extra",
+            r#"{"top_k": 40}"#,
+            "Weather",
+            "in Paris?",
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "It is 69.8 F.\n");
+    assert!(stderr.contains(r#"[round 1: get_weather({"city":"Paris","unit":"fahrenheit"}) -> {"city":"Paris","temperature":69.8,"unit":"fahrenheit"}]"#), "{stderr}");
+    assert!(
+        stderr.contains(r#"[round 1: get_time({"city":"Tokyo"}) -> {"city":"Tokyo","time":"#),
+        "{stderr}"
+    );
+
+    let sent = server.requests();
+    assert_eq!(sent.len(), 2);
+    let first = sent[0].json();
+    assert_eq!(first["tool_choice"], "required");
+    assert_eq!(first["top_k"], 40);
+    assert_eq!(
+        first["messages"][1],
+        json!({"role": "user", "content": "Weather in Paris?"})
+    );
+    let tools: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["get_weather", "get_time"]);
+    let second = sent[1].json();
+    assert_eq!(
+        second["tool_choice"], "auto",
+        "only the first round is forced"
+    );
+    assert_eq!(second["top_k"], 40);
+    let messages = second["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 5);
+    assert_eq!(messages[2]["role"], "assistant");
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "call_w");
+    assert_eq!(
+        messages[2]["tool_calls"][0]["function"]["arguments"],
+        "{\"city\": \"Paris\", \"unit\": \"fahrenheit\"}"
+    );
+    assert_eq!(messages[2]["tool_calls"][1]["id"], "call_t");
+    assert_eq!(messages[3]["tool_call_id"], "call_w");
+    let weather: Value = serde_json::from_str(messages[3]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        weather,
+        json!({"city": "Paris", "temperature": 69.8, "unit": "fahrenheit"})
+    );
+    assert_eq!(messages[4]["tool_call_id"], "call_t");
+    assert!(
+        messages[4]["content"]
+            .as_str()
+            .unwrap()
+            .contains("\"time\"")
+    );
+}
+
+/// The round limit, and a bad tool call answered with an error the model can read.
+#[test]
+fn tools_example_stops_at_the_round_limit() {
+    let server = TestServer::start(|_, r| {
+        let mut body = event(
+            &json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "id": "call_x", "function": {"name": "get_weather", "arguments": "{\"city\": 5}"}}
+            ]}, "finish_reason": "tool_calls"}]})
+            .to_string(),
+        );
+        body.extend(event("[DONE]"));
+        r.sse(&body);
+    });
+    let (code, _, stderr) = run_example(
+        "tools",
+        &server.base_url(),
+        &["--max-rounds", "3", "Weather?"],
+        "",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("round limit (3) reached"), "{stderr}");
+    assert_eq!(server.request_count(), 3);
+    let last = server.requests()[2].json();
+    let result = &last["messages"].as_array().unwrap().last().unwrap()["content"];
+    assert!(
+        result.as_str().unwrap().contains("do not match"),
+        "{result}"
+    );
+    assert_eq!(stderr.matches("[round ").count(), 3, "{stderr}");
+}
+
+/// The `conversation` example: one request per non-empty line, each with the whole history.
+#[test]
+fn conversation_example_keeps_the_history() {
+    let server = TestServer::start(|req, r| {
+        let count = req.json()["messages"].as_array().map_or(0, Vec::len);
+        r.sse(&stream_body(&[&format!("seen {count}")]));
+    });
+    let (code, stdout, stderr) = run_example(
+        "conversation",
+        &server.base_url(),
+        &["--system", "Be brief."],
+        "one\n\n  \ntwo\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "seen 2\nseen 4\n");
+    assert_eq!(stderr.matches("[turn ").count(), 2, "{stderr}");
+    let last = server.requests()[1].json();
+    let texts: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Be brief.", "one", "seen 2", "two"]);
+}

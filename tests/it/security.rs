@@ -582,59 +582,6 @@ fn env_opt_in_child() {
 // The `chat` example
 // ---------------------------------------------------------------------------------------
 
-/// Builds the `chat` example (same target directory and profile as this test binary)
-/// and returns its path. Cargo has released its lock by the time tests run.
-fn chat_example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    // `target/debug`, or `target/<triple>/debug` when cross-compiling (no example then).
-    let target_dir = profile_dir.parent().unwrap();
-    assert!(
-        target_dir.join("CACHEDIR.TAG").exists(),
-        "{} is not a Cargo target directory",
-        target_dir.display()
-    );
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--quiet", "--example", "chat", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    // The variables Cargo sets for a test run would look like changed build inputs to
-    // build scripts (ring reruns on CARGO_MANIFEST_DIR), so that this build and the
-    // next `cargo test` would each rebuild half the tree.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_BIN_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_CRATE_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "OUT_DIR",
-            ]
-            .contains(&name.as_ref())
-        {
-            cargo.env_remove(name.as_ref());
-        }
-    }
-    if release {
-        cargo.arg("--release");
-    }
-    if !cfg!(feature = "tls") {
-        cargo.arg("--no-default-features"); // the same library this test links
-    }
-    let status = cargo.status().expect("run cargo build --example chat");
-    assert!(status.success(), "cargo build --example chat failed");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("chat{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} not found", path.display());
-    path
-}
-
 /// Runs the example against `base_url` with the key in OPENAI_API_KEY; returns the exit
 /// code and stdout + stderr, checked to hold no trace of the key.
 fn run_chat(exe: &PathBuf, base_url: &str, args: &[&str]) -> (Option<i32>, String) {
@@ -661,7 +608,7 @@ fn run_chat(exe: &PathBuf, base_url: &str, args: &[&str]) -> (Option<i32>, Strin
 // Proves: the chat example's output (reply, JSON, 401, cut stream, refusal) never holds the key.
 #[test]
 fn chat_example_never_prints_the_key() {
-    let exe = chat_example();
+    let exe = support::example::build("chat");
     let server = TestServer::start(|req, r| {
         match req.index {
         0..=2 => answer(req, r, "example reply"),

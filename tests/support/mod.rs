@@ -10,6 +10,7 @@
 
 pub mod bodies;
 pub mod cpu_time;
+pub mod example;
 pub mod fixture;
 pub mod rng;
 mod script;
