@@ -10,7 +10,6 @@
 //! # Quick start
 //!
 //! ```no_run
-//! use std::ops::ControlFlow;
 //! use chatstream::{ChatRequest, Client, Message};
 //!
 //! // OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID.
@@ -25,11 +24,8 @@
 //! println!("{}", completion.content());
 //!
 //! // Streamed: each chunk the moment it arrives, then the accumulated whole.
-//! let completion = client.chat_stream(&request, |chunk| {
-//!     print!("{}", chunk.content());
-//!     ControlFlow::Continue(())
-//! })?;
-//! if let Some(total) = completion.usage.as_ref().and_then(|u| u.total_tokens) {
+//! let completion = client.chat_stream(&request, |chunk| print!("{}", chunk.content()))?;
+//! if let Some(total) = completion.total_tokens() {
 //!     eprintln!("\n{total} tokens");
 //! }
 //! # Ok::<(), chatstream::Error>(())
@@ -39,9 +35,10 @@
 //!
 //! Three ways to consume a stream, from most to least convenient:
 //!
-//! * [`Client::chat_stream`] calls a closure per [`ChatChunk`]; return
-//!   [`ControlFlow::Break`](std::ops::ControlFlow::Break) to stop early (the
-//!   connection is closed and what arrived is returned).
+//! * [`Client::chat_stream`] calls a closure per [`ChatChunk`]. The closure
+//!   returns `()`, or a [`ControlFlow`](std::ops::ControlFlow) when it may
+//!   stop early ([`IntoControlFlow`]): on `Break` the connection is closed
+//!   and what arrived is returned.
 //! * [`Client::chat_chunks`] returns a [`ChatStream`], an iterator over
 //!   chunks that accumulates as it goes.
 //! * [`Client::post_stream`] hands raw [`sse::Event`]s of any endpoint to a
@@ -59,6 +56,19 @@
 //! tool calls merged by index, several choices (`n > 1`), finish reasons,
 //! usage and logprobs. The [`Accumulator`] doing it is public, for chunks
 //! that arrive some other way.
+//!
+//! # Choices
+//!
+//! Accessors without an index ([`ChatChunk::content`],
+//! [`ChatCompletion::content`], `finish_reason`, `tool_calls`, `refusal`,
+//! `reasoning`, ...) read choice **index 0**, the only one unless
+//! [`ChatRequest::n`] asks for more. Their `_of(index)` twins
+//! ([`ChatChunk::content_of`], [`ChatCompletion::content_of`], ...) read any
+//! choice; with `n > 1` a chunk carries news for whichever choices it has.
+//!
+//! # Recipes
+//!
+#![doc = include_str!("recipes.md")]
 //!
 //! # Errors
 //!

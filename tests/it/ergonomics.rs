@@ -711,3 +711,33 @@ fn conversation_example_keeps_the_history() {
         .collect();
     assert_eq!(texts, ["Be brief.", "one", "seen 2", "two"]);
 }
+
+/// The README's Recipes section is `src/recipes.md` (the crate docs' Recipes section) with
+/// its headings one level deeper, so the two never drift apart.
+#[test]
+fn readme_recipes_are_the_crate_docs_recipes() {
+    let recipes = std::fs::read_to_string(repo_path("src/recipes.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let start =
+        readme.find("\n## Recipes\n\n").expect("a Recipes section") + "\n## Recipes\n\n".len();
+    let end = start
+        + readme[start..]
+            .find("\n## ")
+            .expect("a section after Recipes");
+    let mut in_code = false;
+    let deeper: Vec<String> = recipes
+        .lines()
+        .map(|line| {
+            in_code ^= line.starts_with("```");
+            if !in_code && line.starts_with('#') {
+                format!("#{line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(readme[start..end].trim_end(), deeper.join("\n").trim_end());
+    // Six recipes, each a Rust code block the doctests compile.
+    assert_eq!(recipes.matches("\n## ").count(), 6);
+    assert_eq!(recipes.matches("```rust,no_run\n").count(), 6);
+}
