@@ -198,9 +198,6 @@ fn parse_args() -> Result<(ChatRequest, u32), Failure> {
     if max_rounds == 0 {
         return Err(bad("--max-rounds"));
     }
-    request.push(Message::system(
-        "Answer with the tools' results. Use get_weather for weather and get_time for the time.",
-    ));
     request.push(Message::user(words.join(" ")));
     Ok((request, max_rounds))
 }

@@ -57,3 +57,51 @@ pub fn build(name: &str) -> PathBuf {
     assert!(path.exists(), "{} not found", path.display());
     path
 }
+
+/// What an example run printed, and how it ended.
+pub struct Run {
+    /// The exit code (`None` when a signal ended the process).
+    pub code: Option<i32>,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+/// Builds and runs example `name` with `args`, `stdin` as its whole input, and the client's
+/// environment variables replaced by `env` (none of the caller's `OPENAI_*` settings leak in).
+pub fn run(name: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut command = Command::new(build(name));
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "CHATSTREAM_ALLOW_INSECURE_HTTP",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input
+        .write_all(stdin.as_bytes())
+        .expect("write the example's stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("wait for the example");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
