@@ -20,6 +20,8 @@
 #   chatstream lib, release      the library alone: what a crate that depends on chatstream pays
 #   floor-min                    bench/compare/floor-min: ureq + rustls + serde_json, a blocking
 #                                streaming POST, nothing else (the floor)
+#   chatstream-min               bench/compare/chatstream-min: the same program on chatstream;
+#                                its stripped size minus the floor's is chatstream's addition
 #   async-openai-min             bench/compare/async-openai-min: async-openai (rustls,
 #                                chat-completion) + tokio, streaming a completion
 # Build time is user+sys CPU seconds of the whole cargo process tree (/usr/bin/time), which on a
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
             shift
             case "$rounds" in ''|*[!0-9]*|0) echo "size.sh: --rounds needs a number >= 1" >&2; exit 2 ;; esac
             ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "size.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -82,6 +84,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "fetching sources"
 (cd "$root" && cargo fetch --locked >&2)
 (cd "$root/bench/compare/floor-min" && cargo fetch --locked >&2)
+(cd "$root/bench/compare/chatstream-min" && cargo fetch --locked >&2)
 [ "$quick" = 1 ] || (cd "$root/bench/compare/async-openai-min" && cargo fetch --locked >&2)
 
 # build NAME DIR CARGO-BUILD-ARGS...: a clean build into $work/NAME; sets cpu and wall.
@@ -165,6 +168,11 @@ row "floor: ureq+rustls+serde_json, release" "$floor_size" "$floor_cpu" "$(media
 build floor-size "$root/bench/compare/floor-min" --profile size "${size_profile[@]}"
 row "floor: ureq+rustls+serde_json, size" "$(stripped "$work/floor-size/size/floor-min")" "$cpu" "$wall" "$floor_crates"
 
+# The floor's program on chatstream: the same work, so the size difference is chatstream's code.
+build min-release "$root/bench/compare/chatstream-min" --release
+min_size=$(stripped "$work/min-release/release/chatstream-min")
+row "chatstream-min (floor's program), release" "$min_size" "$cpu" "$wall" "$(crates "$root/bench/compare/chatstream-min")"
+
 aoai_cpu=
 if [ "$quick" = 0 ]; then
     build aoai-release "$root/bench/compare/async-openai-min" --release
@@ -208,4 +216,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo 1 || echo 0; }
         echo "  ----  clean build CPU vs async-openai: not measured (--quick)"
     fi
     verdict "$(le "$chat_crates" 30)" "crates in cargo tree -e normal: $chat_crates (target <= 30; the floor has $floor_crates)"
+    echo
+    added=$((min_size - floor_size))
+    echo "chatstream's addition over the floor (stripped, release): chatstream-min $min_size B - floor-min $floor_size B = $added B ($(awk -v a="$added" 'BEGIN { printf "%.1f", a / 1024 }') KiB, $(awk -v a="$min_size" -v b="$floor_size" 'BEGIN { printf "%.3f", a / b }')x the floor); the decode work must not make it larger"
 } | tee "$work/size-table.txt"

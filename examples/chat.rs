@@ -1,9 +1,16 @@
 //! Streams a chat completion to the terminal: the crate's main job.
 //!
 //! ```text
-//! cargo run --release --example chat -- [--model M] [--system TEXT] [--temperature T]
-//!     [--max-tokens N] [-n N] [--idle-timeout SECS] [--no-stream] [--json] PROMPT...
+//! cargo run --release --example chat -- [--api chat|responses] [--model M] [--system TEXT]
+//!     [--temperature T] [--max-tokens N] [-n N] [--idle-timeout SECS] [--no-stream] [--json]
+//!     PROMPT...
 //! ```
+//!
+//! `--api responses` (the default is `chat`) calls the Responses API (`POST /responses`)
+//! instead, with the same flags: `--system` becomes `instructions` and `--max-tokens`
+//! `max_output_tokens`; `-n` has no equivalent there and is a usage error. Text deltas go to
+//! stdout as they arrive, function calls and reasoning summaries to stderr, and `--json`
+//! prints the final response object (`"object": "response"`).
 //!
 //! Configuration comes from the environment, as for `Client::from_env()`
 //! (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`,
@@ -24,12 +31,24 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chatstream::{ChatCompletion, ChatRequest, Client, ClientBuilder, Message};
+use chatstream::responses::{FunctionCallItem, OutputItem};
+use chatstream::{
+    ChatCompletion, ChatRequest, Client, ClientBuilder, Message, Response, ResponseEvent,
+    ResponseRequest, ResponsesDecoder,
+};
 
-const USAGE: &str = "usage: chat [--model M] [--system TEXT] [--temperature T] [--max-tokens N] \
-[-n N] [--idle-timeout SECS] [--no-stream] [--json] PROMPT...";
+const USAGE: &str = "usage: chat [--api chat|responses] [--model M] [--system TEXT] \
+[--temperature T] [--max-tokens N] [-n N] [--idle-timeout SECS] [--no-stream] [--json] PROMPT...";
+
+/// Which API the example calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Chat,
+    Responses,
+}
 
 struct Args {
+    api: Api,
     model: Option<String>,
     system: Option<String>,
     temperature: Option<f64>,
@@ -43,6 +62,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        api: Api::Chat,
         model: None,
         system: None,
         temperature: None,
@@ -65,6 +85,17 @@ fn parse_args() -> Result<Args, String> {
     }
     while let Some(arg) = it.next() {
         match arg.as_str() {
+            "--api" => {
+                args.api = match value::<String>(&arg, &mut it)?.as_str() {
+                    "chat" => Api::Chat,
+                    "responses" => Api::Responses,
+                    other => {
+                        return Err(format!(
+                            "--api: invalid value `{other}` (expected chat or responses)"
+                        ));
+                    }
+                }
+            }
             "--model" => args.model = Some(value(&arg, &mut it)?),
             "--system" => args.system = Some(value(&arg, &mut it)?),
             "--temperature" => args.temperature = Some(value(&arg, &mut it)?),
@@ -87,6 +118,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if words.is_empty() {
         return Err("no prompt given".into());
+    }
+    if args.api == Api::Responses && args.n.is_some() {
+        return Err("-n is not available with --api responses (a response has one output)".into());
     }
     args.prompt = words.join(" ");
     Ok(args)
@@ -138,6 +172,9 @@ fn run(args: &Args) -> Result<(), String> {
         .clone()
         .or_else(|| std::env::var("OPENAI_MODEL").ok().filter(|m| !m.is_empty()))
         .unwrap_or_else(|| "gpt-4o-mini".to_string());
+    if args.api == Api::Responses {
+        return run_responses(args, &client, model);
+    }
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
         messages.push(Message::system(system.clone()));
@@ -258,12 +295,138 @@ fn summarise(completion: &ChatCompletion) {
     }
 }
 
+/// `--api responses`: the same flags, through the Responses API.
+fn run_responses(args: &Args, client: &Client, model: String) -> Result<(), String> {
+    let mut request = ResponseRequest::new(model, args.prompt.clone());
+    request.instructions = args.system.clone();
+    request.temperature = args.temperature;
+    request.max_output_tokens = args.max_tokens;
+
+    let result = if args.stream {
+        stream_response(client, &request, args.json)
+    } else {
+        client.response(&request)
+    };
+    match result {
+        Ok(response) => {
+            if args.json {
+                println!("{}", response.to_json());
+            } else if !args.stream {
+                for text in [Some(response.output_text()), response.refusal()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.is_empty())
+                {
+                    println!("{text}");
+                }
+                let summary = response.reasoning_summary();
+                if !summary.is_empty() {
+                    eprintln!("[reasoning summary: {summary}]");
+                }
+                for item in &response.output {
+                    if let OutputItem::FunctionCall(call) = item {
+                        print_function_call(call);
+                    }
+                }
+            }
+            summarise_response(&response);
+            match response.status.as_deref() {
+                // A plain call returns a failed response as it is; it is still an error here.
+                Some("failed") => Err(format!(
+                    "the response failed: {}",
+                    response
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.message.clone())
+                        .unwrap_or_default()
+                )),
+                _ => Ok(()),
+            }
+        }
+        Err(error) => {
+            // What arrived before a mid-stream error is not lost.
+            if let Some(partial) = error.partial_response().filter(|_| args.json) {
+                println!("{}", partial.to_json());
+            }
+            Err(error.to_string())
+        }
+    }
+}
+
+/// Streams the text to stdout as it arrives, function calls and reasoning summaries to stderr;
+/// returns the final response.
+fn stream_response(
+    client: &Client,
+    request: &ResponseRequest,
+    json: bool,
+) -> Result<Response, chatstream::Error> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = client.response_stream(request, |event| {
+        if json {
+            return ControlFlow::Continue(());
+        }
+        match event {
+            ResponseEvent::OutputTextDelta(d) | ResponseEvent::RefusalDelta(d) => {
+                let _ = out.write_all(d.delta.as_bytes());
+                let _ = out.flush();
+            }
+            ResponseEvent::ReasoningSummaryTextDelta(d) => eprint!("{}", d.delta),
+            ResponseEvent::ReasoningSummaryPartDone(_) => eprintln!(),
+            ResponseEvent::OutputItemDone(done) => {
+                if let OutputItem::FunctionCall(call) = &done.item {
+                    print_function_call(call);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    });
+    if !json {
+        let _ = writeln!(out);
+    }
+    result
+}
+
+fn print_function_call(call: &FunctionCallItem) {
+    eprintln!(
+        "[function call {} {}({})]",
+        call.call_id, call.name, call.arguments
+    );
+}
+
+/// Status and usage, on stderr.
+fn summarise_response(response: &Response) {
+    if let Some(status) = &response.status {
+        match response.incomplete_reason() {
+            Some(reason) => eprintln!("[status: {status} ({reason})]"),
+            None => eprintln!("[status: {status}]"),
+        }
+    }
+    match &response.usage {
+        Some(u) => {
+            let count = |n: Option<u64>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
+            eprintln!(
+                "[usage: {} input + {} output = {} tokens]",
+                count(u.input_tokens),
+                count(u.output_tokens),
+                count(u.total_tokens)
+            );
+        }
+        None => eprintln!("[usage: not reported]"),
+    }
+}
+
 /// A recorded OpenAI stream, played back by [`ReplayServer`].
 const REPLAY: &str = include_str!("replay.sse");
 
+/// A recorded OpenAI Responses stream, played back for `POST /responses`.
+const REPLAY_RESPONSES: &str = include_str!("replay-responses.sse");
+
 /// A tiny HTTP/1.1 server on 127.0.0.1 that answers chat completion
-/// requests with [`REPLAY`]: streamed event by event at a realistic pace, or
-/// (for non-streaming requests) as one JSON completion built from it.
+/// requests with [`REPLAY`] and Responses requests with [`REPLAY_RESPONSES`]:
+/// streamed event by event at a realistic pace, or (for non-streaming
+/// requests) as one JSON completion or response built from it.
 struct ReplayServer {
     base_url: String,
 }
@@ -309,19 +472,33 @@ fn serve(conn: TcpStream) -> std::io::Result<()> {
         let mut body = vec![0; length.min(1 << 20)];
         reader.read_exact(&mut body)?;
         let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let responses_api = line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|path| path.ends_with("/responses"));
+        let replay = if responses_api {
+            REPLAY_RESPONSES
+        } else {
+            REPLAY
+        };
         if request["stream"] == serde_json::Value::Bool(true) {
             out.write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
                   transfer-encoding: chunked\r\nx-request-id: req_replay\r\n\r\n",
             )?;
-            for event in REPLAY.split_inclusive("\n\n") {
+            for event in replay.split_inclusive("\n\n") {
                 std::thread::sleep(Duration::from_millis(30));
                 write!(out, "{:x}\r\n{event}\r\n", event.len())?;
                 out.flush()?;
             }
             out.write_all(b"0\r\n\r\n")?;
         } else {
-            let body = replay_completion().to_string();
+            let body = if responses_api {
+                replay_response()
+            } else {
+                replay_completion()
+            }
+            .to_string();
             write!(
                 out,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
@@ -345,4 +522,14 @@ fn replay_completion() -> serde_json::Value {
         })
         .ok();
     acc.into_completion().to_json()
+}
+
+/// The replayed Responses stream decoded into its final response, for `--no-stream`.
+fn replay_response() -> serde_json::Value {
+    let mut decoder = ResponsesDecoder::new();
+    let _ = decoder.feed(REPLAY_RESPONSES.as_bytes(), |_| ControlFlow::Continue(()));
+    decoder.finish().map_or_else(
+        |e| serde_json::json!({"error": {"message": e.to_string()}}),
+        |r| r.to_json(),
+    )
 }

@@ -4,7 +4,7 @@
 #
 #   fuzz/run-stable.sh TARGET SECONDS [more libFuzzer flags]
 #
-# TARGET is sse_split, chat_stream or chat_http. The working corpus is fuzz/corpus/TARGET
+# TARGET is sse_split, chat_stream, chat_http or responses_stream. The working corpus is fuzz/corpus/TARGET
 # (seeded from the fixtures and examples/replay.sse when empty), the committed minimal corpus
 # fuzz/seeds/TARGET is read as a second corpus directory (chat_http shares chat_stream's, as
 # their inputs have the same layout), and crashes land in fuzz/artifacts/TARGET/.
@@ -23,13 +23,19 @@ if [ "$target" = chat_http ]; then
 fi
 mkdir -p "corpus/$target" "artifacts/$target" "seeds/$seeds"
 if [ -z "$(ls -A "corpus/$target")" ]; then
-    # sse_split inputs start with a split plan (k=5, then chunk sizes 2, 8, 3, 64, 14);
+    # sse_split and responses_stream inputs start with a split plan (k=5, then chunk sizes
+    # 2, 8, 3, 64, 14);
     # the chat targets' inputs with a mode byte (0: the rest is the stream as it is).
     case $target in
-        sse_split) prefix='\005\001\007\002\077\015' ;;
+        sse_split | responses_stream) prefix='\005\001\007\002\077\015' ;;
         *) prefix='\000' ;;
     esac
-    for f in ../fixtures/sse/*/*.sse ../examples/replay.sse; do
+    case $target in
+        responses_stream) inputs="../fixtures/responses-api/*.sse ../examples/replay-responses.sse" ;;
+        *) inputs="../fixtures/sse/*/*.sse ../examples/replay.sse" ;;
+    esac
+    # shellcheck disable=SC2086 # the globs are meant to expand
+    for f in $inputs; do
         name="$(basename "$(dirname "$f")")-$(basename "$f")"
         { printf "$prefix"; cat "$f"; } > "corpus/$target/$name"
     done

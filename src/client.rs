@@ -13,6 +13,7 @@ use crate::callback::IntoControlFlow;
 use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
 use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
+use crate::responses::{Response, ResponseEvent, ResponseRequest, ResponseStream};
 use crate::sse;
 use crate::stream::{self, ChatStream, StreamLimits};
 
@@ -160,6 +161,106 @@ impl Client {
         Ok(ChatStream::new(response, self.limits))
     }
 
+    /// `POST /responses` without streaming: the whole [`Response`] (the
+    /// Responses API).
+    ///
+    /// A response whose `status` is `failed` or `incomplete` is returned as
+    /// it is: its `error` / `incomplete_details` say why.
+    pub fn response(&self, request: &ResponseRequest) -> Result<Response, Error> {
+        let body = request.to_json();
+        self.get_response("POST", "responses", Some(&body))
+    }
+
+    /// `POST /responses` with `"stream": true`: calls `on_event` with each
+    /// [`ResponseEvent`] the moment it arrives and returns the final
+    /// [`Response`] (the one `response.completed` or `response.incomplete`
+    /// carries).
+    ///
+    /// `on_event` returns `()` to receive every event, or a
+    /// [`ControlFlow`] ([`IntoControlFlow`]): `Break` stops early, the
+    /// connection is closed and the response rebuilt from what arrived is
+    /// returned. `response.failed` and `error` events reach `on_event`, then
+    /// the call fails with [`ErrorKind::Api`]; a stream that ends before its
+    /// terminal event is [`ErrorKind::Truncated`]. On any error after the
+    /// stream began, [`Error::partial_response`] holds what arrived.
+    ///
+    /// ```no_run
+    /// use chatstream::{Client, ResponseRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = ResponseRequest::new("gpt-4.1-mini", "Why is the sky blue?");
+    /// let response = client.response_stream(&request, |event| {
+    ///     print!("{}", event.text_delta().unwrap_or_default());
+    /// })?;
+    /// println!("\n{:?}", response.usage);
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn response_stream<R: IntoControlFlow>(
+        &self,
+        request: &ResponseRequest,
+        mut on_event: impl FnMut(&ResponseEvent) -> R,
+    ) -> Result<Response, Error> {
+        let mut stream = self.response_events(request)?;
+        for event in stream.by_ref() {
+            if on_event(&event?).into_control_flow().is_break() {
+                break;
+            }
+        }
+        Ok(stream.into_response())
+    }
+
+    /// Like [`Client::response_stream`], for loops: an iterator over the
+    /// events, which also rebuilds the response
+    /// ([`ResponseStream::response`]). Dropping it halfway closes the
+    /// connection.
+    ///
+    /// ```no_run
+    /// # use chatstream::{Client, ResponseRequest};
+    /// # let client = Client::from_env()?;
+    /// # let request = ResponseRequest::new("gpt-4.1-mini", "Hi");
+    /// let mut stream = client.response_events(&request)?;
+    /// for event in &mut stream {
+    ///     print!("{}", event?.text_delta().unwrap_or_default());
+    /// }
+    /// let response = stream.into_response();
+    /// # let _ = response; Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn response_events(&self, request: &ResponseRequest) -> Result<ResponseStream, Error> {
+        let body = request.to_json_streaming();
+        let response = self.send_stream("responses", &body)?;
+        Ok(ResponseStream::new(response, self.limits))
+    }
+
+    /// `GET /responses/{id}`: a stored response (one created with `store`
+    /// not set to `false`).
+    pub fn retrieve_response(&self, id: &str) -> Result<Response, Error> {
+        let valid = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            // The id becomes a path segment: anything else could change the request's path.
+            return Err(Error::config(format!(
+                "invalid response id {id:?}: expected letters, digits, `_` and `-`"
+            )));
+        }
+        self.get_response("GET", &format!("responses/{id}"), None)
+    }
+
+    fn get_response(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, Error> {
+        let (info, bytes) = self
+            .send(method, path, body, Mode::Json)?
+            .read_body(self.transport.settings().max_response_size)?;
+        let mut response = Response::from_json(decode_json(&bytes)?)?;
+        response.info = Some(info);
+        Ok(response)
+    }
+
     /// `GET /models`: the models the server offers.
     pub fn models(&self) -> Result<Vec<Model>, Error> {
         let (_, bytes) = self
@@ -179,11 +280,10 @@ impl Client {
     }
 
     /// Escape hatch: `POST` any JSON to any path and receive the raw
-    /// Server-Sent Events, for endpoints this crate does not model (the
-    /// Responses API, legacy completions). `on_event` sees every event,
+    /// Server-Sent Events, for endpoints this crate does not model (legacy
+    /// completions, anything new). `on_event` sees every event,
     /// `data: [DONE]` included; it returns `()` to go on or a
-    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]), `Break`
-    /// to stop.
+    /// [`ControlFlow`] ([`IntoControlFlow`]), `Break` to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
     /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
     /// except a final `data: [DONE]` line without its blank line, which is
@@ -542,6 +642,8 @@ mod tests {
         shared::<Client>();
         shared::<ClientBuilder>();
         movable::<ChatStream>();
+        movable::<ResponseStream>();
+        movable::<crate::ResponsesDecoder>();
         fn error<T: std::error::Error + Send + Sync + 'static>() {}
         error::<Error>();
     }

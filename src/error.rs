@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::chat::{ApiErrorFields, ChatCompletion};
+use crate::responses::Response;
 use crate::sse;
 
 /// What went wrong, coarsely; see [`Error::kind`].
@@ -45,7 +46,8 @@ pub enum ErrorKind {
     /// [`Error::raw`] has the offending text.
     Decode,
     /// The stream ended (closed or reset) before it was complete: before
-    /// `data: [DONE]` and before every choice had a finish reason; or the
+    /// `data: [DONE]` and before every choice had a finish reason (a chat
+    /// stream), or before its terminal event (a Responses stream); or the
     /// connection ended inside a plain response's body (after its headers).
     Truncated,
     /// One stream event was larger than the configured limit.
@@ -217,12 +219,15 @@ struct ErrorImpl {
     /// The server's `x-should-retry` header, which overrides every other rule.
     should_retry: Option<bool>,
     partial: Option<ChatCompletion>,
+    /// The partial of a Responses stream (boxed: errors stay small on the happy path).
+    partial_response: Option<Box<Response>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
 /// What exactly went wrong: one variant per situation, holding what that
 /// situation has and nothing else, so the details cannot disagree with the
 /// [`ErrorKind`] (which is derived from the variant).
+#[derive(Clone)]
 enum Detail {
     Config(String),
     Connect(String),
@@ -329,6 +334,7 @@ impl Error {
                 retry_after: None,
                 should_retry: None,
                 partial: None,
+                partial_response: None,
                 source: None,
             }),
         }
@@ -428,6 +434,27 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_partial_response(mut self, partial: Response) -> Self {
+        self.inner.partial_response = Some(Box::new(partial));
+        self
+    }
+
+    /// A copy of an error without its source, for a decoder that reports one failure to every
+    /// later call. The decoders' errors have no source, so nothing is lost for them.
+    pub(crate) fn duplicate(&self) -> Error {
+        let inner = &*self.inner;
+        Error {
+            inner: Box::new(ErrorImpl {
+                detail: inner.detail.clone(),
+                retry_after: inner.retry_after,
+                should_retry: inner.should_retry,
+                partial: inner.partial.clone(),
+                partial_response: inner.partial_response.clone(),
+                source: None,
+            }),
+        }
+    }
+
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
     }
@@ -498,6 +525,19 @@ impl Error {
     /// Takes the partial completion out of the error; see [`Error::partial`].
     pub fn into_partial(self) -> Option<ChatCompletion> {
         self.inner.partial
+    }
+
+    /// Everything a Responses stream had delivered before it failed, as a
+    /// [`Response`]: the `response.failed` event's response, or the response
+    /// rebuilt from the events that arrived. `None` for chat streams and for
+    /// errors that happened before the stream began.
+    pub fn partial_response(&self) -> Option<&Response> {
+        self.inner.partial_response.as_deref()
+    }
+
+    /// Takes the partial response out of the error; see [`Error::partial_response`].
+    pub fn into_partial_response(self) -> Option<Response> {
+        self.inner.partial_response.map(|r| *r)
     }
 
     /// True for [`ErrorKind::Timeout`].
@@ -597,6 +637,9 @@ impl fmt::Debug for Error {
         }
         if let Some(p) = &inner.partial {
             d.field("partial_content", &p.content());
+        }
+        if let Some(p) = &inner.partial_response {
+            d.field("partial_output_text", &p.output_text());
         }
         if let Some(s) = &inner.source {
             d.field("source", s);

@@ -1,8 +1,9 @@
 //! A blocking client for OpenAI-compatible chat APIs, built on a reference
 //! Server-Sent Events parser.
 //!
-//! `chatstream` calls `POST /v1/chat/completions` (plain and streamed) and
-//! `GET /v1/models` on OpenAI or any compatible server (Azure OpenAI,
+//! `chatstream` calls `POST /v1/chat/completions` and `POST /v1/responses`
+//! (the Responses API; plain and streamed) and `GET /v1/models` on OpenAI
+//! or any compatible server (Azure OpenAI,
 //! llama.cpp, vLLM, Ollama, OpenRouter, LiteLLM…) from ordinary blocking
 //! code: no async runtime, two runtime dependencies (`ureq` with rustls, and
 //! `serde_json`).
@@ -42,7 +43,9 @@
 //! * [`Client::chat_chunks`] returns a [`ChatStream`], an iterator over
 //!   chunks that accumulates as it goes.
 //! * [`Client::post_stream`] hands raw [`sse::Event`]s of any endpoint to a
-//!   closure: the Responses API, legacy completions, anything not modelled.
+//!   closure: legacy completions, anything not modelled.
+//!
+//! The Responses API has the same three ways; see [below](#the-responses-api).
 //!
 //! Bytes reach the parser the moment they arrive: each chunk is delivered
 //! as soon as its event's blank line has been read, never after a buffer
@@ -65,6 +68,58 @@
 //! [`ChatRequest::n`] asks for more. Their `_of(index)` twins
 //! ([`ChatChunk::content_of`], [`ChatCompletion::content_of`], ...) read any
 //! choice; with `n > 1` a chunk carries news for whichever choices it has.
+//!
+//! # The Responses API
+//!
+//! `POST /responses` is OpenAI's newer API (llama.cpp's `llama-server`,
+//! vLLM and others serve it too). Its stream is a sequence of named events
+//! (`response.created`, `response.output_text.delta`, ...,
+//! `response.completed`) rather than chunks, and ends without `[DONE]`.
+//! The calls mirror the chat ones:
+//!
+//! * [`Client::response`]: the whole [`Response`] at once.
+//! * [`Client::response_stream`]: a closure per [`ResponseEvent`], then the
+//!   final [`Response`].
+//! * [`Client::response_events`]: a [`ResponseStream`], an iterator over the
+//!   events that rebuilds the response as it goes.
+//! * [`Client::retrieve_response`]: a stored response by id.
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! use chatstream::{Client, ErrorKind, ResponseRequest};
+//!
+//! let client = Client::from_env()?;
+//! let request = ResponseRequest::new("gpt-4.1-mini", "Why is the sky blue?")
+//!     .instructions("Be brief.")
+//!     .max_output_tokens(300);
+//! match client.response_stream(&request, |event| {
+//!     print!("{}", event.text_delta().unwrap_or_default());
+//!     ControlFlow::Continue(())
+//! }) {
+//!     Ok(response) => {
+//!         // `incomplete` (e.g. max_output_tokens reached) is a success whose status says why.
+//!         eprintln!("\n{:?} {:?}", response.status, response.incomplete_reason());
+//!         for call in response.function_calls() {
+//!             eprintln!("{}({})", call.name, call.arguments);
+//!         }
+//!     }
+//!     // `response.failed` and `error` events, and a stream cut before its end.
+//!     Err(e) if matches!(e.kind(), ErrorKind::Api | ErrorKind::Truncated) => {
+//!         let partial = e.partial_response().map(|r| r.output_text().into_owned());
+//!         eprintln!("{e}; received {partial:?}");
+//!     }
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # Ok::<(), chatstream::Error>(())
+//! ```
+//!
+//! The final response is the one the terminal event carries; a stream
+//! without one is rebuilt from its item and delta events
+//! ([`ResponseAccumulator`]). Events of types this crate does not know
+//! arrive as [`ResponseEvent::Other`], so a new server feature never breaks
+//! a stream. The rules live in [`ResponsesDecoder`], a sans-IO decoder
+//! (bytes in, events out, never any I/O) that any transport can drive;
+//! [`responses`] has the types.
 //!
 //! # Recipes
 //!
@@ -171,6 +226,7 @@
 #![warn(unreachable_pub)]
 
 pub mod chat;
+pub mod responses;
 pub mod sse;
 
 mod callback;
@@ -192,6 +248,9 @@ pub use crate::chat::{
 pub use crate::client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use crate::error::{ApiError, Error, ErrorKind, Timeout};
 pub use crate::http::ResponseInfo;
+pub use crate::responses::{
+    Response, ResponseAccumulator, ResponseEvent, ResponseRequest, ResponseStream, ResponsesDecoder,
+};
 pub use crate::stream::ChatStream;
 
 #[cfg(doctest)]

@@ -59,14 +59,14 @@ pub(crate) fn check_stream_response(response: Response, limit: u64) -> Result<Re
 }
 
 /// SSE events from a response body, with the idle and total deadlines.
-struct Events {
+pub(crate) struct Events {
     reader: EventReader<StreamBody>,
     limits: StreamLimits,
     started: Instant,
 }
 
 /// What [`Events::next`] found.
-enum Next<'a> {
+pub(crate) enum Next<'a> {
     Event(sse::Event<'a>),
     /// The body ended. `done_line` is true when the parser discarded an
     /// unterminated event whose data was exactly `[DONE]` (a server that
@@ -80,7 +80,7 @@ enum Next<'a> {
 }
 
 impl Events {
-    fn new(body: StreamBody, limits: StreamLimits) -> Self {
+    pub(crate) fn new(body: StreamBody, limits: StreamLimits) -> Self {
         let parser = sse::Parser::with_max_event_size(limits.max_event_size);
         Self {
             reader: EventReader::with_capacity(16 * 1024, body, parser),
@@ -89,7 +89,7 @@ impl Events {
         }
     }
 
-    fn next(&mut self) -> Result<Next<'_>, Error> {
+    pub(crate) fn next(&mut self) -> Result<Next<'_>, Error> {
         // Idle time is time spent waiting for the server: it starts when the caller asks for
         // the next event, so the caller's own time (its callback) does not count.
         let idle = self
@@ -141,8 +141,14 @@ impl Events {
         }
     }
 
+    /// The event the parser discarded at the end of the body (complete lines without their
+    /// blank line), if any.
+    pub(crate) fn discarded(&self) -> Option<sse::Event<'_>> {
+        self.reader.parser().discarded()
+    }
+
     /// Reads the rest of the body (bounded) so the connection is reused.
-    fn drain(self) {
+    pub(crate) fn drain(self) {
         self.reader
             .into_inner()
             .drain(DRAIN_MAX_BYTES, DRAIN_MAX_TIME);

@@ -1,4 +1,4 @@
-//! The decoding and encoding helpers every chat type uses: [`Fields`] takes known fields out of
+//! The decoding and encoding helpers every chat type (and every Responses type) uses: [`Fields`] takes known fields out of
 //! a JSON object (what is left becomes `extra`), [`Out`] writes them back with `extra` merged
 //! last. They implement the leniency rules of the [module docs](super).
 
@@ -9,18 +9,18 @@ use crate::Error;
 /// A decode failure before it becomes an [`Error`]: the message and the offending JSON text.
 ///
 /// Kept separate so that `from_json_str` can attach the whole input text instead.
-pub(super) struct Bad {
-    message: String,
-    raw: String,
+pub(crate) struct Bad {
+    pub(crate) message: String,
+    pub(crate) raw: String,
 }
 
 impl Bad {
-    pub(super) fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         Error::decode(self.message, self.raw)
     }
 }
 
-pub(super) type Res<T> = Result<T, Bad>;
+pub(crate) type Res<T> = Result<T, Bad>;
 
 fn type_name(value: &Value) -> &'static str {
     match value {
@@ -33,7 +33,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn not_an_object(what: &str, value: &Value) -> Bad {
+pub(crate) fn not_an_object(what: &str, value: &Value) -> Bad {
     Bad {
         message: format!("{what}: expected a JSON object, found {}", type_name(value)),
         raw: value.to_string(),
@@ -50,7 +50,7 @@ fn wrong_type(what: &str, key: &str, expected: &str, found: &Value) -> Bad {
     }
 }
 
-pub(super) fn object_of(value: Value, what: &str) -> Res<Map<String, Value>> {
+pub(crate) fn object_of(value: Value, what: &str) -> Res<Map<String, Value>> {
     match value {
         Value::Object(map) => Ok(map),
         other => Err(not_an_object(what, &other)),
@@ -58,7 +58,7 @@ pub(super) fn object_of(value: Value, what: &str) -> Res<Map<String, Value>> {
 }
 
 /// Parses text as JSON and decodes it; any failure carries the whole text as its raw value.
-pub(super) fn decode_str<T>(
+pub(crate) fn decode_str<T>(
     text: &str,
     what: &str,
     decode: impl FnOnce(Value) -> Res<T>,
@@ -80,7 +80,7 @@ fn as_u64(value: &Value) -> Option<u64> {
 
 /// A JSON number for `f`: integral values are written as integers (`100`, not `100.0`),
 /// because some servers validate integer-typed parameters strictly.
-pub(super) fn number(f: f64) -> Value {
+pub(crate) fn number(f: f64) -> Value {
     if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
         Value::from(f as i64)
     } else {
@@ -89,26 +89,26 @@ pub(super) fn number(f: f64) -> Value {
 }
 
 /// Takes known fields out of a JSON object; whatever is left becomes `extra`.
-pub(super) struct Fields {
+pub(crate) struct Fields {
     map: Map<String, Value>,
     what: &'static str,
 }
 
 impl Fields {
-    pub(super) fn new(value: Value, what: &'static str) -> Res<Self> {
+    pub(crate) fn new(value: Value, what: &'static str) -> Res<Self> {
         Ok(Self {
             map: object_of(value, what)?,
             what,
         })
     }
 
-    pub(super) fn of(map: Map<String, Value>, what: &'static str) -> Self {
+    pub(crate) fn of(map: Map<String, Value>, what: &'static str) -> Self {
         Self { map, what }
     }
 
     /// Removes and returns `key` if `accept` likes its value. A `null` is removed and treated
     /// as absent; any other value is left in place so that it ends up in `extra`.
-    pub(super) fn take_if(&mut self, key: &str, accept: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub(crate) fn take_if(&mut self, key: &str, accept: impl Fn(&Value) -> bool) -> Option<Value> {
         let value = self.map.get(key)?;
         if value.is_null() {
             self.map.remove(key);
@@ -120,23 +120,23 @@ impl Fields {
         }
     }
 
-    pub(super) fn string(&mut self, key: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, key: &str) -> Option<String> {
         match self.take_if(key, Value::is_string)? {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    pub(super) fn u64(&mut self, key: &str) -> Option<u64> {
+    pub(crate) fn u64(&mut self, key: &str) -> Option<u64> {
         as_u64(&self.take_if(key, |v| as_u64(v).is_some())?)
     }
 
-    pub(super) fn f64(&mut self, key: &str) -> Option<f64> {
+    pub(crate) fn f64(&mut self, key: &str) -> Option<f64> {
         self.take_if(key, Value::is_number)?.as_f64()
     }
 
     /// An optional object whose wrong type can be ignored (it stays in `extra`).
-    pub(super) fn loose_object(&mut self, key: &str) -> Option<Map<String, Value>> {
+    pub(crate) fn loose_object(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.take_if(key, Value::is_object)? {
             Value::Object(map) => Some(map),
             _ => None,
@@ -144,7 +144,7 @@ impl Fields {
     }
 
     /// An object that carries model output: a wrong type is an error.
-    pub(super) fn object(&mut self, key: &str) -> Res<Option<Map<String, Value>>> {
+    pub(crate) fn object(&mut self, key: &str) -> Res<Option<Map<String, Value>>> {
         match self.map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(map)) => Ok(Some(map)),
@@ -153,7 +153,7 @@ impl Fields {
     }
 
     /// An array that carries model output: a wrong type is an error.
-    pub(super) fn array(&mut self, key: &str) -> Res<Option<Vec<Value>>> {
+    pub(crate) fn array(&mut self, key: &str) -> Res<Option<Vec<Value>>> {
         match self.map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
@@ -162,7 +162,7 @@ impl Fields {
     }
 
     /// An array of objects that can be ignored when it has another shape.
-    pub(super) fn loose_objects(&mut self, key: &str) -> Option<Vec<Map<String, Value>>> {
+    pub(crate) fn loose_objects(&mut self, key: &str) -> Option<Vec<Map<String, Value>>> {
         let items = self.take_if(key, |v| {
             v.as_array()
                 .is_some_and(|items| items.iter().all(Value::is_object))
@@ -181,33 +181,33 @@ impl Fields {
         )
     }
 
-    pub(super) fn rest(self) -> Map<String, Value> {
+    pub(crate) fn rest(self) -> Map<String, Value> {
         self.map
     }
 }
 
 /// Builds a JSON object field by field; `finish` merges `extra` last.
 #[derive(Default)]
-pub(super) struct Out(Map<String, Value>);
+pub(crate) struct Out(Map<String, Value>);
 
 impl Out {
-    pub(super) fn set(&mut self, key: &str, value: impl Into<Value>) {
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
         self.0.insert(key.to_owned(), value.into());
     }
 
-    pub(super) fn opt(&mut self, key: &str, value: Option<impl Into<Value>>) {
+    pub(crate) fn opt(&mut self, key: &str, value: Option<impl Into<Value>>) {
         if let Some(value) = value {
             self.set(key, value);
         }
     }
 
-    pub(super) fn opt_number(&mut self, key: &str, value: Option<f64>) {
+    pub(crate) fn opt_number(&mut self, key: &str, value: Option<f64>) {
         if let Some(value) = value {
             self.set(key, number(value));
         }
     }
 
-    pub(super) fn finish(mut self, extra: &Map<String, Value>) -> Value {
+    pub(crate) fn finish(mut self, extra: &Map<String, Value>) -> Value {
         for (key, value) in extra {
             self.0.insert(key.clone(), value.clone());
         }
@@ -216,7 +216,7 @@ impl Out {
 }
 
 /// A choice's `finish_reason`; `""` (sent on every delta by some proxies) counts as none.
-pub(super) fn decode_finish_reason(f: &mut Fields) -> Option<String> {
+pub(crate) fn decode_finish_reason(f: &mut Fields) -> Option<String> {
     f.string("finish_reason")
         .filter(|reason| !reason.is_empty())
 }

@@ -58,7 +58,8 @@ mod accumulate;
 mod chunk;
 mod content;
 mod error_body;
-mod json;
+// The decoding helpers are shared with the Responses types.
+pub(crate) mod json;
 mod logprobs;
 mod message;
 mod model;

@@ -13,6 +13,8 @@ mod support;
 // The fuzz properties are owned by `fuzz/`; the tests include them, never the other way round.
 #[path = "../../fuzz/props/chat.rs"]
 mod chat_props;
+#[path = "../../fuzz/props/responses.rs"]
+mod responses_props;
 #[path = "../../fuzz/props/sse.rs"]
 mod sse_props;
 
@@ -20,6 +22,7 @@ mod ergonomics;
 mod faults;
 mod http;
 mod regressions;
+mod responses;
 mod security;
 mod server_selftest;
 mod sse;

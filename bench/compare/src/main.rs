@@ -6,13 +6,17 @@
 //! ```
 //!
 //! Prints one table: SSE parse throughput at three feed sizes (chatstream, eventsource-stream, a
-//! naive `BufRead::lines()` splitter, and the memchr limit), chunk decode throughput (SSE, JSON
-//! and accumulation), one 8 MiB `data` line fed in 64-byte pieces vs whole, and allocations per
-//! event; then the issue's targets, each met or missed. Every time is a median of several runs,
-//! and every ratio compares against chatstream measured in the same process run, in thread CPU
-//! time (user + sys), because wall time on a shared machine moves too much.
+//! naive `BufRead::lines()` splitter, and the memchr limit), the chat layer in memory (SSE, JSON
+//! and accumulation: chatstream, async-openai's typed chunk, a borrowed serde-derive chunk,
+//! eventsource-stream + `Value`), one 8 MiB `data` line fed in 64-byte pieces vs whole, and
+//! allocations per event; then the end-to-end loopback comparison (client processes' CPU time
+//! per event); then the targets, each met or missed. Every time is a median of several runs,
+//! and every ratio compares against chatstream measured in the same process run, in CPU time
+//! (user + sys), because wall time on a shared machine moves too much.
 
+mod chat_decode;
 mod contenders;
+mod e2e;
 mod input;
 mod measure;
 
@@ -36,6 +40,9 @@ struct Config {
     quadratic_budget: f64,
     /// Shortest sample, in seconds: faster contenders are repeated within one sample.
     min_sample: f64,
+    /// Events per end-to-end stream, and rounds of the end-to-end clients.
+    e2e_events: usize,
+    e2e_runs: usize,
 }
 
 fn config() -> Config {
@@ -65,6 +72,8 @@ fn config() -> Config {
             huge_line: 1 << 20,
             quadratic_budget: 0.3,
             min_sample: 0.005,
+            e2e_events: 10_000,
+            e2e_runs: 1,
         }
     } else {
         Config {
@@ -74,6 +83,8 @@ fn config() -> Config {
             huge_line: 8 << 20,
             quadratic_budget: 3.0,
             min_sample: 0.03,
+            e2e_events: 100_000,
+            e2e_runs: runs.unwrap_or(15).min(5),
         }
     }
 }
@@ -132,6 +143,10 @@ fn interleaved(runs: usize, min_sample: f64, contenders: &mut [&mut dyn FnMut()]
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--e2e-client") {
+        e2e::client_main(&args[1..]);
+    }
     let config = config();
     let started = Instant::now();
     let cpu_started = measure::process_cpu_seconds();
@@ -262,28 +277,40 @@ fn main() {
         ));
     }
 
-    // ---------------------------------------------------------------- chunk decode
+    // ---------------------------------------------------------------- chat layer in memory
     let decode_feed = 4 << 10;
-    let (mut typed, mut value, mut es_value) = Default::default();
+    let (mut typed, mut value, mut es_value, mut aoai, mut borrowed) = Default::default();
     let times = interleaved(
         config.runs,
         0.0,
         &mut [
             &mut || typed = contenders::chatstream_chunks(black_box(input), decode_feed),
+            &mut || aoai = chat_decode::async_openai_typed(black_box(input), decode_feed),
+            &mut || borrowed = chat_decode::borrowed_limit(black_box(input), decode_feed),
             &mut || es_value = contenders::eventsource_value(black_box(input), decode_feed),
             &mut || value = contenders::chatstream_value(black_box(input), decode_feed),
         ],
     );
     let typed: contenders::Decoded = typed;
+    let aoai: contenders::Decoded = aoai;
+    let borrowed: contenders::Decoded = borrowed;
     let value: contenders::Decoded = value;
     let es_value: contenders::Decoded = es_value;
-    if (typed.chunks, typed.completions) != (es_value.chunks, es_value.completions) {
-        checks.push(format!(
-            "chunk decode: chatstream {typed:?}, eventsource-stream {es_value:?}"
-        ));
+    for (name, peer) in [
+        ("async-openai", aoai),
+        ("borrowed serde-derive", borrowed),
+        ("eventsource-stream + Value", es_value),
+    ] {
+        if (typed.chunks, typed.completions) != (peer.chunks, peer.completions) {
+            checks.push(format!("chat layer: chatstream {typed:?}, {name} {peer:?}"));
+        }
     }
-    // Allocations: the whole chat layer per chunk, against decoding the typed chunk alone.
+    // Allocations: the whole chat layer per chunk, for every contender.
     let (_, typed_allocs) = count_allocations(|| contenders::chatstream_chunks(input, decode_feed));
+    let (_, aoai_allocs) =
+        count_allocations(|| chat_decode::async_openai_typed(input, decode_feed));
+    let (_, borrowed_allocs) =
+        count_allocations(|| chat_decode::borrowed_limit(input, decode_feed));
     let (_, es_value_allocs) =
         count_allocations(|| contenders::eventsource_value(input, decode_feed));
     let (_, value_allocs) = count_allocations(|| contenders::chatstream_value(input, decode_feed));
@@ -293,8 +320,19 @@ fn main() {
     let typed_blocks = per_chunk(phases.typed);
     let chat_layer = per_chunk(typed_allocs);
     let base = times[0];
+    let failed = |d: contenders::Decoded| {
+        if d.errors == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {} chunks failed to decode (their work cut short)",
+                d.errors
+            )
+        }
+    };
+    let section = "chat layer";
     rows.push(Row {
-        section: "chunk decode",
+        section,
         feed: "4 KiB".into(),
         contender: "chatstream ChatChunk+Accumulator".into(),
         bytes: input.len(),
@@ -313,27 +351,82 @@ fn main() {
         ),
     });
     rows.push(Row {
-        section: "chunk decode",
+        section,
+        feed: "4 KiB".into(),
+        contender: "async-openai 0.43 typed chunk".into(),
+        bytes: input.len(),
+        events: Some(aoai.chunks),
+        time: times[1],
+        base: Some(base),
+        allocs_per_event: Some(per_chunk(aoai_allocs)),
+        note: format!(
+            "chatstream's parser + serde_json::from_str::<CreateChatCompletionStreamResponse>, \
+             content appended{}",
+            failed(aoai)
+        ),
+    });
+    rows.push(Row {
+        section,
+        feed: "4 KiB".into(),
+        contender: "borrowed serde-derive (limit)".into(),
+        bytes: input.len(),
+        events: Some(borrowed.chunks),
+        time: times[2],
+        base: Some(base),
+        allocs_per_event: Some(per_chunk(borrowed_allocs)),
+        note: format!(
+            "chatstream's parser + a derive struct borrowing its strings, content appended{}",
+            failed(borrowed)
+        ),
+    });
+    rows.push(Row {
+        section,
         feed: "4 KiB".into(),
         contender: "eventsource-stream + Value".into(),
         bytes: input.len(),
         events: Some(es_value.chunks),
-        time: times[1],
+        time: times[3],
         base: Some(base),
         allocs_per_event: Some(per_chunk(es_value_allocs)),
         note: "content deltas appended to a String".into(),
     });
     rows.push(Row {
-        section: "chunk decode",
+        section,
         feed: "4 KiB".into(),
         contender: "chatstream sse + Value".into(),
         bytes: input.len(),
         events: Some(value.chunks),
-        time: times[2],
+        time: times[4],
         base: Some(base),
         allocs_per_event: Some(per_chunk(value_allocs)),
         note: "reference: untyped, same work as the peer".into(),
     });
+    let vs_aoai = times[1].cpu / base.cpu;
+    let vs_es_value = times[3].cpu / base.cpu;
+
+    // ---------------------------------------------------------------- end to end
+    let (body, expected) = e2e::response(config.e2e_events);
+    let port = e2e::serve(body);
+    // One untimed round first: page cache, the server's buffers, and a check of every client.
+    let mut e2e_runs: Vec<Vec<e2e::Run>> = vec![Vec::new(); e2e::CLIENTS.len()];
+    for round in 0..=config.e2e_runs {
+        for (client, runs) in e2e::CLIENTS.iter().zip(&mut e2e_runs) {
+            let run = e2e::run_client(client, port);
+            if round > 0 {
+                runs.push(run);
+            }
+        }
+    }
+    let e2e_rows: Vec<E2eRow> = e2e::CLIENTS
+        .iter()
+        .zip(&e2e_runs)
+        .map(|(client, runs)| E2eRow::new(client, runs, expected))
+        .collect();
+    for row in &e2e_rows {
+        if let Some(problem) = &row.problem {
+            checks.push(format!("end to end: {}: {problem}", row.client));
+        }
+    }
 
     // ---------------------------------------------------------------- pathological input
     let line = input::huge_data_line(config.huge_line);
@@ -488,12 +581,24 @@ fn main() {
         wanted: "0".into(),
         met: warm_allocs == 0,
     });
-    targets.push(Target {
-        what: "chat layer: allocations per chunk (SSE + ChatChunk + Accumulator)".into(),
-        reached: format!("{chat_layer:.2}"),
-        wanted: format!("<= the typed chunk's own {typed_blocks:.2}"),
-        met: chat_layer <= typed_blocks + 0.005,
-    });
+    targets.push(Target::at_least(
+        "chat layer in memory: speed vs async-openai's typed decode",
+        vs_aoai,
+        0.6,
+        "x",
+    ));
+    targets.push(Target::at_least(
+        "chat layer in memory: speed vs eventsource-stream + Value",
+        vs_es_value,
+        2.0,
+        "x",
+    ));
+    targets.push(Target::at_most(
+        "chat layer: allocations per chunk (SSE + ChatChunk + Accumulator)",
+        chat_layer,
+        12.0,
+        "",
+    ));
     targets.push(Target {
         what: "chat layer: allocations per chunk beyond decoding it (push, completion, SSE)".into(),
         reached: format!("{:.2}", chat_layer - chunk_only),
@@ -506,6 +611,29 @@ fn main() {
         2.0,
         "x",
     ));
+    let e2e_cpu = |client: &str| {
+        e2e_rows
+            .iter()
+            .find(|row| row.client == client)
+            .map_or(f64::NAN, |row| row.cpu)
+    };
+    let (cs_e2e, naive_e2e, aoai_e2e) = (
+        e2e_cpu("chatstream"),
+        e2e_cpu("naive"),
+        e2e_cpu("async-openai"),
+    );
+    targets.push(Target::at_most(
+        "end to end: chat_stream CPU per event vs the naive client",
+        cs_e2e / naive_e2e,
+        0.9,
+        "x",
+    ));
+    targets.push(Target {
+        what: "end to end: chat_stream CPU per event vs async-openai".into(),
+        reached: format!("{:.2}x", cs_e2e / aoai_e2e),
+        wanted: "< 1x".into(),
+        met: cs_e2e < aoai_e2e,
+    });
 
     let load_end = load_average();
     print_report(
@@ -513,12 +641,122 @@ fn main() {
         &stream,
         reference,
         &rows,
+        (&e2e_rows, expected),
         &targets,
         &checks,
         (load_start, load_end),
         started.elapsed().as_secs_f64(),
         measure::process_cpu_seconds() - cpu_started,
     );
+}
+
+/// One client of the end-to-end comparison: medians over its runs.
+struct E2eRow {
+    client: &'static str,
+    /// Median CPU seconds (user + sys) of one client process.
+    cpu: f64,
+    user: f64,
+    sys: f64,
+    wall: f64,
+    runs: usize,
+    /// Set when a run failed or saw other chunks or content than the server sent.
+    problem: Option<String>,
+}
+
+impl E2eRow {
+    fn new(client: &'static str, runs: &[e2e::Run], expected: e2e::Expected) -> E2eRow {
+        let median = |pick: fn(&e2e::Run) -> f64| {
+            let samples: Vec<Sample> = runs
+                .iter()
+                .map(|run| Sample {
+                    cpu: pick(run),
+                    wall: 0.0,
+                })
+                .collect();
+            medians(&samples).cpu
+        };
+        let wanted = if client == "start + exit" {
+            e2e::Expected {
+                chunks: 0,
+                content_bytes: 0,
+            }
+        } else {
+            expected
+        };
+        let problem = runs
+            .iter()
+            .find(|run| run.seen != Some(wanted))
+            .map(|run| match run.seen {
+                None => "the client failed (see its message above)".to_owned(),
+                Some(seen) => format!("saw {seen:?}, the server sent {wanted:?}"),
+            });
+        E2eRow {
+            client,
+            cpu: median(|run| run.cpu),
+            user: median(|run| run.user),
+            sys: median(|run| run.sys),
+            wall: median(|run| run.wall),
+            runs: runs.len(),
+            problem,
+        }
+    }
+}
+
+fn print_e2e(config: &Config, rows: &[E2eRow], expected: e2e::Expected) {
+    println!();
+    println!(
+        "end to end over loopback: a server thread streams {} OpenAI-shaped chunks + [DONE] \
+         (HTTP/1.1, one HTTP chunk per event) to one client process per run; CPU = the child's \
+         user+sys from wait4, median of {} interleaved runs (after one untimed round); \
+         per event = CPU / {} chunks",
+        expected.chunks, config.e2e_runs, expected.chunks
+    );
+    let naive = rows.iter().find(|row| row.client == "naive").map(|r| r.cpu);
+    let start = rows
+        .iter()
+        .find(|row| row.client == "start + exit")
+        .map(|r| r.cpu);
+    println!(
+        "{:<14} {:<35} {:>12} {:>9} {:>9} {:>9} {:>8}  note",
+        "section", "client", "CPU us/event", "user ms", "sys ms", "wall ms", "x naive"
+    );
+    for row in rows {
+        let per_event = row.cpu / expected.chunks as f64 * 1e6;
+        let ratio = naive.map_or("-".to_owned(), |n| format!("{:.2}", row.cpu / n));
+        let (name, note) = match row.client {
+            "chatstream" => ("chatstream Client::chat_stream", String::new()),
+            "naive" => ("naive ureq + lines() + Value", String::new()),
+            "async-openai" => (
+                "async-openai 0.43 create_stream",
+                "reqwest + eventsource-stream, current-thread tokio".to_owned(),
+            ),
+            _ => (
+                "process start + exit",
+                "included in every row above".to_owned(),
+            ),
+        };
+        let note = match (&row.problem, start) {
+            (Some(problem), _) => format!("{note} FAILED: {problem}"),
+            (None, Some(start)) if row.client != "start + exit" => format!(
+                "{:.2} us/event without start + exit{}{note}",
+                (row.cpu - start) / expected.chunks as f64 * 1e6,
+                if note.is_empty() { "" } else { "; " }
+            ),
+            (None, _) => note,
+        };
+        println!(
+            "{:<14} {:<35} {:>12.2} {:>9.1} {:>9.1} {:>9.1} {:>8}  {}",
+            "end to end",
+            name,
+            per_event,
+            row.user * 1e3,
+            row.sys * 1e3,
+            row.wall * 1e3,
+            ratio,
+            note
+        );
+        debug_assert_eq!(row.runs, config.e2e_runs);
+    }
 }
 
 struct Target {
@@ -553,6 +791,7 @@ fn print_report(
     stream: &input::ChatStream,
     reference: Counts,
     rows: &[Row],
+    e2e: (&[E2eRow], e2e::Expected),
     targets: &[Target],
     checks: &[String],
     load: (String, String),
@@ -591,8 +830,8 @@ fn print_report(
     );
     println!(
         "'x chatstream' = contender CPU time / chatstream CPU time at the same feed size, same run \
-         (above 1: chatstream is faster); allocs/ev: allocations per event (per chunk for chunk \
-         decode), chatstream with a warm parser"
+         (above 1: chatstream is faster); allocs/ev: allocations per event (per chunk for the chat \
+         layer), chatstream with a warm parser"
     );
     println!();
     println!(
@@ -641,8 +880,9 @@ fn print_report(
             row.note
         );
     }
+    print_e2e(config, e2e.0, e2e.1);
     println!();
-    println!("targets (issue 5):");
+    println!("targets:");
     for target in targets {
         println!(
             "  {:<4} {:<66} {:>14}  (target {})",
