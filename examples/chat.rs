@@ -200,6 +200,12 @@ fn run(args: &Args) -> Result<(), String> {
                 print_choices(&completion, 1);
             }
             summarise(&completion);
+            if args.stream && !completion.all_choices_finished() {
+                eprintln!(
+                    "chat: warning: the stream ended before every choice had a finish reason; \
+                     the reply may be incomplete"
+                );
+            }
             Ok(())
         }
         Err(error) => {

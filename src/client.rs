@@ -5,12 +5,15 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::callback::IntoControlFlow;
-use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
+use crate::chat::{
+    ChatChunk, ChatCompletion, ChatRequest, Model, ModelList, rejects_stream_options,
+};
 use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
 use crate::responses::{Response, ResponseEvent, ResponseRequest, ResponseStream};
@@ -39,6 +42,10 @@ pub struct Client {
     transport: Arc<Transport>,
     limits: StreamLimits,
     include_usage: bool,
+    /// Set once the server refused `stream_options`; shared by every clone, which all talk
+    /// to the same base URL.
+    stream_options_refused: Arc<AtomicBool>,
+    split_think_tags: bool,
     /// Headers added by [`Client::with_header`], on top of the defaults.
     extra_headers: Arc<Vec<(String, String)>>,
 }
@@ -77,7 +84,7 @@ impl Client {
     /// | `CHATSTREAM_ALLOW_INSECURE_HTTP` | `1` allows a key over plain `http://` to a non-loopback host |
     ///
     /// With the default OpenAI URL a missing key is an
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error; with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config) error; with
     /// `OPENAI_BASE_URL` set, no key means no `Authorization` header (local
     /// servers need none). Proxies come from `HTTPS_PROXY` / `NO_PROXY`
     /// (never for loopback URLs).
@@ -124,8 +131,10 @@ impl Client {
     /// stops early, the connection is closed and what arrived so far is
     /// returned. Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
-    /// [`ClientBuilder::stream_usage`] turned that off. On any error after
-    /// the stream began, [`Error::partial`] holds what arrived.
+    /// [`ClientBuilder::stream_usage`] turned that off; a server that refuses
+    /// the option is asked again without it (see [`ClientBuilder::stream_usage`]).
+    /// On any error after the stream began, [`Error::partial`] holds what
+    /// arrived.
     pub fn chat_stream<R: IntoControlFlow>(
         &self,
         request: &ChatRequest,
@@ -156,9 +165,25 @@ impl Client {
     /// # let _ = completion; Ok::<(), chatstream::Error>(())
     /// ```
     pub fn chat_chunks(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let body = request.to_json_streaming(self.include_usage);
-        let response = self.send_stream("chat/completions", &body)?;
-        Ok(ChatStream::new(response, self.limits))
+        // Only the option this client adds is dropped on a refusal: one the caller set in
+        // `extra` is sent as given.
+        let with_options = self.include_usage
+            && !self.stream_options_refused.load(Ordering::Relaxed)
+            && !request.extra.contains_key("stream_options");
+        let body = request.to_json_streaming(with_options);
+        let response = match self.send_stream("chat/completions", &body) {
+            Err(e) if with_options && rejects_stream_options(&e) => {
+                self.stream_options_refused.store(true, Ordering::Relaxed);
+                self.send_stream("chat/completions", &request.to_json_streaming(false))?
+            }
+            sent => sent?,
+        };
+        let stream = ChatStream::new(response, self.limits);
+        Ok(if self.split_think_tags {
+            stream.split_think_tags()
+        } else {
+            stream
+        })
     }
 
     /// `POST /responses` without streaming: the whole [`Response`] (the
@@ -177,11 +202,11 @@ impl Client {
     /// carries).
     ///
     /// `on_event` returns `()` to receive every event, or a
-    /// [`ControlFlow`] ([`IntoControlFlow`]): `Break` stops early, the
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]): `Break` stops early, the
     /// connection is closed and the response rebuilt from what arrived is
     /// returned. `response.failed` and `error` events reach `on_event`, then
-    /// the call fails with [`ErrorKind::Api`]; a stream that ends before its
-    /// terminal event is [`ErrorKind::Truncated`]. On any error after the
+    /// the call fails with [`ErrorKind::Api`](crate::ErrorKind::Api); a stream that ends before its
+    /// terminal event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated). On any error after the
     /// stream began, [`Error::partial_response`] holds what arrived.
     ///
     /// ```no_run
@@ -283,7 +308,7 @@ impl Client {
     /// Server-Sent Events, for endpoints this crate does not model (legacy
     /// completions, anything new). `on_event` sees every event,
     /// `data: [DONE]` included; it returns `()` to go on or a
-    /// [`ControlFlow`] ([`IntoControlFlow`]), `Break` to stop.
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]), `Break` to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
     /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
     /// except a final `data: [DONE]` line without its blank line, which is
@@ -371,6 +396,7 @@ pub struct ClientBuilder {
     settings: Settings,
     limits: StreamLimits,
     include_usage: bool,
+    split_think_tags: bool,
     base_url_from_default: bool,
 }
 
@@ -405,6 +431,8 @@ impl Default for ClientBuilder {
                 max_backoff: Duration::from_secs(8),
                 proxy: ProxySetting::FromEnv,
                 root_certificates_pem: None,
+                added_root_certificates_pem: Vec::new(),
+                client_certificate_pem: None,
                 allow_insecure_http: false,
                 pool_idle_timeout: Duration::from_secs(4),
                 max_response_size: 64 * 1024 * 1024,
@@ -415,6 +443,7 @@ impl Default for ClientBuilder {
                 max_event_size: sse::Parser::DEFAULT_MAX_EVENT_SIZE,
             },
             include_usage: true,
+            split_think_tags: false,
             base_url_from_default: true,
         }
     }
@@ -568,12 +597,58 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts exactly the root certificates in this PEM text instead of the
-    /// bundled Mozilla roots: for a corporate TLS proxy or a self-hosted
-    /// server with its own CA. Certificate verification is never turned off.
+    /// Trusts exactly the root certificates in this PEM text (and those given
+    /// to [`add_root_certificates_pem`](Self::add_root_certificates_pem)):
+    /// not the bundled Mozilla roots, nor `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+    /// For a client that must talk to one private CA's servers only. To
+    /// trust a corporate TLS proxy or a self-hosted server's CA *as well as*
+    /// the public ones, use [`add_root_certificates_pem`](Self::add_root_certificates_pem).
+    /// Certificate verification is never turned off.
     #[must_use]
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.settings.root_certificates_pem = Some(pem.into());
+        self
+    }
+
+    /// Trusts the root certificates in this PEM text in addition to the
+    /// others: a corporate TLS proxy's CA, a self-hosted server's CA. May be
+    /// called several times.
+    ///
+    /// By default the client trusts the bundled Mozilla roots plus every
+    /// certificate in the PEM file named by `SSL_CERT_FILE` and in the files
+    /// of the directories named by `SSL_CERT_DIR` (separated like `PATH`),
+    /// as OpenSSL-based tools do; a path there that cannot be read fails
+    /// [`build`](Self::build). The operating system's own trust store is not
+    /// read: point `SSL_CERT_FILE` at its bundle (e.g.
+    /// `/etc/ssl/certs/ca-certificates.crt`) to trust it.
+    ///
+    /// ```no_run
+    /// let company_ca = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let client = chatstream::Client::builder()
+    ///     .base_url("https://llm.internal.example/v1")
+    ///     .add_root_certificates_pem(company_ca)
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.settings.added_root_certificates_pem.push(pem.into());
+        self
+    }
+
+    /// Presents this client certificate when the server asks for one
+    /// (mutual TLS, as some gateways require): `chain` is the PEM of the
+    /// certificate, then any intermediates; `key` the PEM of its private key
+    /// (PKCS#8, PKCS#1 or SEC1). Both may be the same text. A key that is not
+    /// the certificate's fails [`build`](Self::build) with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config).
+    #[must_use]
+    pub fn client_certificate_pem(
+        mut self,
+        chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.settings.client_certificate_pem = Some((chain.into(), key.into()));
         self
     }
 
@@ -587,10 +662,28 @@ impl ClientBuilder {
     }
 
     /// Ask for a final usage chunk on streams (`stream_options.include_usage`,
-    /// default true). Turn off for servers that reject the option.
+    /// default true).
+    ///
+    /// A server that refuses the option (a 400 or 422 whose message or
+    /// `param` names `stream_options`, as strict FastAPI servers and some
+    /// gateways answer) is asked once more without it, and the client (with
+    /// all its clones) remembers: later streams go without it straight away.
+    /// Such a stream has no usage unless the server sends it on its own.
+    /// Turning this off saves that first refused request.
     #[must_use]
     pub fn stream_usage(mut self, include: bool) -> Self {
         self.include_usage = include;
+        self
+    }
+
+    /// Moves `<think>…</think>` from the content of streamed chunks into their
+    /// `reasoning_content` as they arrive (default off), for reasoning models
+    /// served without a reasoning parser; see [`ThinkSplitter`](crate::ThinkSplitter).
+    /// The chunks a stream hands out and its accumulated completion both
+    /// have the reasoning apart. Plain (non-streamed) calls are not changed.
+    #[must_use]
+    pub fn split_think_tags(mut self, split: bool) -> Self {
+        self.split_think_tags = split;
         self
     }
 
@@ -603,7 +696,7 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails with
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an invalid base
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config)(crate::ErrorKind::Config) for an invalid base
     /// URL, a missing key for OpenAI's own endpoint, or a key that would
     /// travel in clear text.
     pub fn build(mut self) -> Result<Client, Error> {
@@ -625,8 +718,18 @@ impl ClientBuilder {
             transport: Arc::new(transport),
             limits: self.limits,
             include_usage: self.include_usage,
+            stream_options_refused: Arc::new(AtomicBool::new(false)),
+            split_think_tags: self.split_think_tags,
             extra_headers: Arc::new(Vec::new()),
         })
+    }
+}
+
+#[cfg(all(test, feature = "tls"))]
+impl ClientBuilder {
+    /// The settings this builder would give the transport (for the TLS unit tests).
+    pub(crate) fn settings_for_tests(self) -> Settings {
+        self.settings
     }
 }
 

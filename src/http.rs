@@ -24,11 +24,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
-    Transport as UreqTransport,
+    Buffers, ConnectionDetails, Connector, NextTimeout, Transport as UreqTransport,
 };
 
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
+
+#[cfg(feature = "tls")]
+mod tls;
 
 /// The longest a transport read blocks before the stream body checks its
 /// deadline again; bounds how late an idle or total stream timeout fires.
@@ -77,7 +79,12 @@ pub(crate) struct Settings {
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) proxy: ProxySetting,
+    /// Trust exactly these roots (no bundled ones, no `SSL_CERT_*`).
     pub(crate) root_certificates_pem: Option<Vec<u8>>,
+    /// Trust these roots too.
+    pub(crate) added_root_certificates_pem: Vec<Vec<u8>>,
+    /// A client certificate chain and its private key, both PEM, for mutual TLS.
+    pub(crate) client_certificate_pem: Option<(Vec<u8>, Vec<u8>)>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) max_response_size: u64,
@@ -205,11 +212,9 @@ impl Transport {
             .timeout_connect(settings.connect_timeout)
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
-        let builder = tls_settings(builder, &settings)?;
-        let connector = DefaultConnector::new().chain(TickConnector);
         let agent = ureq::Agent::with_parts(
             builder.build(),
-            connector,
+            connector(&settings)?.chain(TickConnector),
             ureq::unversioned::resolver::DefaultResolver::default(),
         );
         Ok(Self {
@@ -884,43 +889,31 @@ fn insecure_http_error(what: &str, host: &str) -> Error {
     ))
 }
 
+/// Every connection: through a `CONNECT` proxy or straight over TCP, then TLS (see
+/// [`tls`]) for `https://`. The TLS configuration is built here, once, so a bad certificate
+/// or key is a configuration error of `build()`.
 #[cfg(feature = "tls")]
-fn tls_settings(
-    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    s: &Settings,
-) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig};
-    let Some(pem) = &s.root_certificates_pem else {
-        return Ok(builder);
-    };
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => return Err(Error::config("invalid root certificate PEM").with_source(e)),
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::config(
-            "the root certificate PEM holds no certificate",
-        ));
-    }
-    let tls = TlsConfig::builder()
-        .root_certs(RootCerts::new_with_certs(&certs))
-        .build();
-    Ok(builder.tls_config(tls))
+fn connector(s: &Settings) -> Result<impl Connector<Out = Box<dyn UreqTransport>>, Error> {
+    use ureq::unversioned::transport::{ConnectProxyConnector, TcpConnector};
+    let tls = tls::TlsConnector::new(tls::client_config(s)?);
+    Ok(
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(tls),
+    )
 }
 
+/// Without TLS, ureq's connections (plain TCP, or a `CONNECT` proxy); TLS settings are
+/// refused.
 #[cfg(not(feature = "tls"))]
-fn tls_settings(
-    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    s: &Settings,
-) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
-    if s.root_certificates_pem.is_some() {
+fn connector(s: &Settings) -> Result<impl Connector<Out = Box<dyn UreqTransport>>, Error> {
+    if s.root_certificates_pem.is_some()
+        || !s.added_root_certificates_pem.is_empty()
+        || s.client_certificate_pem.is_some()
+    {
         return Err(no_tls_error());
     }
-    Ok(builder)
+    Ok(ureq::unversioned::transport::DefaultConnector::new())
 }
 
 /// Without the `tls` feature an `https://` URL is refused when a request

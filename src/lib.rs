@@ -200,10 +200,27 @@
 //! Requests keep unknown fields ([`ChatRequest::extra`]) and responses keep
 //! every field they do not model, so server-specific options pass through.
 //!
+//! Streams ask for usage with `stream_options`, which some servers refuse
+//! (a 400 or 422 naming it). The client then sends the request once more
+//! without it, and remembers that for its base URL: later streams of that
+//! client and its clones go without it straight away
+//! ([`ClientBuilder::stream_usage`]).
+//!
+//! Reasoning models served without a reasoning parser write their reasoning
+//! into the content between `<think>` and `</think>`;
+//! [`ClientBuilder::split_think_tags`] (or a [`ThinkSplitter`] on chunks from
+//! anywhere) moves it to `reasoning_content` as the stream arrives.
+//!
 //! # Security
 //!
-//! TLS certificates are always verified (rustls with the Mozilla roots, or
-//! your own via [`ClientBuilder::root_certificates_pem`]). Redirects are
+//! TLS certificates are always verified (rustls). Trusted by default: the
+//! bundled Mozilla roots, plus the certificates of the PEM file named by
+//! `SSL_CERT_FILE` and of the files in the directories named by
+//! `SSL_CERT_DIR`, plus your own from
+//! [`ClientBuilder::add_root_certificates_pem`];
+//! [`ClientBuilder::root_certificates_pem`] trusts exactly the roots you give
+//! instead. [`ClientBuilder::client_certificate_pem`] presents a client
+//! certificate to gateways that require mutual TLS. Redirects are
 //! never followed, so credentials never reach another host. The API key
 //! never appears in `Debug` output or error messages, and is refused over
 //! plain `http://` to a host that is not loopback unless you opt in
@@ -242,8 +259,8 @@ pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice,
     CompletionTokensDetails, Content, ContentPart, Delta, FileRef, FunctionCall, FunctionCallDelta,
     FunctionDef, ImageUrl, InputAudio, Logprobs, Message, Model, ModelList, PromptTokensDetails,
-    ResponseFormat, Role, Stop, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice,
-    TopLogprob, Usage,
+    ResponseFormat, Role, Stop, ThinkSplitter, TokenLogprob, Tool, ToolCall, ToolCallDelta,
+    ToolChoice, TopLogprob, Usage,
 };
 pub use crate::client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use crate::error::{ApiError, Error, ErrorKind, Timeout};

@@ -9,7 +9,9 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::chat::{self, Accumulator, ApiErrorFields, ChatChunk, ChatCompletion, StreamData};
+use crate::chat::{
+    self, Accumulator, ApiErrorFields, ChatChunk, ChatCompletion, StreamData, ThinkSplitter,
+};
 use crate::error::{ApiError, Error, ErrorKind, Timeout};
 use crate::http::{MAX_ERROR_BODY, Response, ResponseInfo, StreamBody};
 use crate::sse::{self, EventReader};
@@ -217,6 +219,8 @@ pub struct ChatStream {
     events: Option<Events>,
     accumulator: Accumulator,
     info: ResponseInfo,
+    /// Set by `ClientBuilder::split_think_tags`.
+    think: Option<ThinkSplitter>,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -235,7 +239,22 @@ impl ChatStream {
             events: Some(Events::new(body, limits)),
             accumulator: Accumulator::new(),
             info,
+            think: None,
         }
+    }
+
+    /// Moves `<think>…</think>` from content to reasoning in every chunk.
+    pub(crate) fn split_think_tags(mut self) -> Self {
+        self.think = Some(ThinkSplitter::new());
+        self
+    }
+
+    /// The text the think splitter still holds at the successful end of the stream, as a
+    /// last chunk (already accumulated).
+    fn think_rest(&mut self) -> Option<ChatChunk> {
+        let rest = self.think.as_mut()?.finish()?;
+        self.accumulator.push(&rest);
+        Some(rest)
     }
 
     /// The response's status and headers (request id, rate limits).
@@ -262,7 +281,7 @@ impl ChatStream {
             let Some(events) = self.events.as_mut() else {
                 return Ok(None);
             };
-            let chunk = match events.next()? {
+            let mut chunk = match events.next()? {
                 Next::Event(event) => {
                     let data = event.data();
                     // OpenAI's end-of-stream marker (not part of SSE).
@@ -270,7 +289,7 @@ impl ChatStream {
                         if let Some(events) = self.events.take() {
                             events.drain();
                         }
-                        return Ok(None);
+                        return Ok(self.think_rest());
                     }
                     if event.event_type() == "error" {
                         let fields = chat::parse_error_event(data);
@@ -295,7 +314,7 @@ impl ChatStream {
                 } => {
                     self.events = None;
                     if done_line || self.accumulator.all_choices_finished() {
-                        return Ok(None);
+                        return Ok(self.think_rest());
                     }
                     let what = if self.accumulator.is_empty() {
                         "the stream ended before any chunk arrived"
@@ -305,6 +324,9 @@ impl ChatStream {
                     return Err(truncated(what, cause));
                 }
             };
+            if let Some(think) = &mut self.think {
+                think.split(&mut chunk);
+            }
             self.accumulator.push(&chunk);
             // Azure's leading prompt-filter chunk carries nothing a caller
             // streams; it still went through the accumulator.

@@ -76,7 +76,10 @@ impl Accumulator {
     ///   entries are appended.
     /// - Tool call fragments are merged by `index` (several fragments of one index in one
     ///   chunk are fine): `id`, `type` and `function.name` come from the first fragment that
-    ///   has them, `function.arguments` pieces are concatenated. Without an `index`, a
+    ///   has them, `function.arguments` pieces are concatenated. Every other field of a tool
+    ///   call (Gemini's `extra_content.google.thought_signature`, encrypted content) is opaque:
+    ///   kept from the first fragment that has a non-empty value, objects merged key by key,
+    ///   never concatenated, so it can be sent back exactly as received. Without an `index`, a
     ///   fragment with a non-empty `id` not seen before starts a new call, one with a known
     ///   `id` continues that call, and one without `id` continues the last call. A fragment
     ///   whose `index` matches a call that already has a different non-empty `id` starts a new

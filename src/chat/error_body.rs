@@ -54,11 +54,58 @@ impl ApiErrorFields {
 }
 
 /// Parses an error response body: `{"error": {...}}`, `{"error": "message"}`, or the same
-/// wrapped in a one-element array (Gemini's OpenAI endpoint). `None` for any other body
-/// (including FastAPI's `{"detail": ...}`), so the caller can fall back to the raw text.
+/// wrapped in a one-element array (Gemini's OpenAI endpoint); `{"error": "TypeError",
+/// "message": ".."}` (a string `error` naming the kind, the text beside it); FastAPI's
+/// `{"detail": ".."}` and its validation errors `{"detail": [{"loc": [..], "msg": ".."}]}`.
+/// `None` for any other body, so the caller can fall back to the raw text.
 pub(crate) fn parse_error_body(body: &str) -> Option<ApiErrorFields> {
     let value: Value = serde_json::from_str(body).ok()?;
-    wrapped_error(&value)
+    wrapped_error(&value).or_else(|| detail_error(&value))
+}
+
+/// FastAPI's error body (llama-cpp-python, vLLM's and other Python servers' middleware):
+/// `{"detail": "text"}`, or `{"detail": [{"loc": ["body", "field"], "msg": "text"}, ..]}`
+/// for a request that failed validation, shown as `body.field: text; ..`. The last part of
+/// the first entry's `loc` is the parameter at fault.
+fn detail_error(value: &Value) -> Option<ApiErrorFields> {
+    let message = match value.as_object()?.get("detail")? {
+        Value::String(text) if !text.is_empty() => text.clone(),
+        Value::Array(entries) => {
+            let parts: Vec<String> = entries.iter().filter_map(validation_entry).collect();
+            if parts.is_empty() {
+                return None;
+            }
+            parts.join("; ")
+        }
+        _ => return None,
+    };
+    let param = value["detail"][0]["loc"]
+        .as_array()
+        .and_then(|loc| error_text(loc.last()));
+    Some(ApiErrorFields {
+        message: Some(message),
+        param,
+        ..ApiErrorFields::default()
+    })
+}
+
+/// One FastAPI validation error as `loc.path: msg` (just `msg` without a `loc`).
+fn validation_entry(entry: &Value) -> Option<String> {
+    let msg = error_text(entry.get("msg"))?;
+    let path: Vec<String> = entry
+        .get("loc")
+        .and_then(Value::as_array)
+        .map(|loc| {
+            loc.iter()
+                .filter_map(|part| error_text(Some(part)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(if path.is_empty() {
+        msg
+    } else {
+        format!("{}: {msg}", path.join("."))
+    })
 }
 
 /// Parses the data of an `event: error`: an error body as [`parse_error_body`] reads it, or
@@ -91,8 +138,22 @@ fn flat_error(value: &Value) -> Option<ApiErrorFields> {
 /// Detects an error in a parsed stream payload: an object with an `"error"` key holding an
 /// object or a non-empty string. This covers both `data: {"error": {...}}` and an error inside
 /// an otherwise normal chunk (OpenRouter: `{"id": .., "choices": [..], "error": {...}}`).
+///
+/// A string `error` beside a top-level `message` (`{"error": "TypeError", "message": ".."}`,
+/// as Node servers send) names the kind of error, and the message is the text.
 fn stream_error(payload: &Value) -> Option<ApiErrorFields> {
-    ApiErrorFields::from_error_value(payload.as_object()?.get("error")?)
+    let map = payload.as_object()?;
+    let error = map.get("error")?;
+    let beside = error_text(map.get("message")).filter(|_| error.is_string());
+    match beside {
+        Some(message) => Some(ApiErrorFields {
+            message: Some(message),
+            error_type: error_text(Some(error)),
+            code: error_text(map.get("code")),
+            param: error_text(map.get("param")),
+        }),
+        None => ApiErrorFields::from_error_value(error),
+    }
 }
 
 /// What the data of one chat stream event holds.
@@ -118,7 +179,11 @@ pub(crate) fn parse_stream_data(data: &str) -> Result<StreamData, Error> {
         let Some(error) = stream_error(&value) else {
             return ChatChunk::decode(value).map(StreamData::Chunk);
         };
-        let has_more = value.as_object().is_some_and(|map| map.len() > 1);
+        // Fields an error payload itself may have do not make it a chunk.
+        let has_more = value.as_object().is_some_and(|map| {
+            map.keys()
+                .any(|key| !matches!(key.as_str(), "error" | "message" | "code" | "param"))
+        });
         let chunk = if has_more {
             ChatChunk::decode(value).ok()
         } else {
@@ -197,7 +262,10 @@ mod tests {
             "an error object without fields is still an error"
         );
         for not_an_error in [
-            r#"{"detail":"Not Found"}"#,
+            r#"{"detail":""}"#,
+            r#"{"detail":[]}"#,
+            r#"{"detail":[{"loc":["body"]}]}"#,
+            r#"{"detail":{"msg":"x"}}"#,
             "<html>502</html>",
             "",
             r#"{"error":null}"#,
@@ -207,6 +275,59 @@ mod tests {
         ] {
             assert_eq!(parse_error_body(not_an_error), None, "{not_an_error}");
         }
+    }
+
+    #[test]
+    fn error_bodies_of_other_servers() {
+        // FastAPI (llama-cpp-python and other Python servers).
+        assert_eq!(
+            parse_error_body(r#"{"detail":"Invalid API key"}"#),
+            Some(fields("Invalid API key", None, None, None))
+        );
+        assert_eq!(
+            parse_error_body(r#"{"detail":"Not Found"}"#),
+            Some(fields("Not Found", None, None, None))
+        );
+        // FastAPI validation errors: every entry, with where it is.
+        let validation = r#"{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted","input":{"include_usage":true}},{"type":"missing","loc":["body","model"],"msg":"Field required"},{"msg":"no place"}]}"#;
+        assert_eq!(
+            parse_error_body(validation),
+            Some(fields(
+                "body.stream_options: Extra inputs are not permitted; body.model: Field required; no place",
+                None,
+                None,
+                Some("stream_options")
+            ))
+        );
+        // A string `error` naming the kind, the text beside it.
+        assert_eq!(
+            parse_error_body(
+                r#"{"error":"TypeError","message":"Cannot read properties of undefined (reading 'map')"}"#
+            ),
+            Some(fields(
+                "Cannot read properties of undefined (reading 'map')",
+                Some("TypeError"),
+                None,
+                None
+            ))
+        );
+        // An error object wins over a top-level message; an empty message is no message.
+        assert_eq!(
+            parse_error_body(r#"{"error":{"message":"inner"},"message":"outer"}"#),
+            Some(fields("inner", None, None, None))
+        );
+        assert_eq!(
+            parse_error_body(r#"{"error":"TypeError","message":""}"#),
+            Some(fields("TypeError", None, None, None))
+        );
+        // The same shape inside a stream.
+        assert_eq!(
+            parse_stream_data(r#"{"error":"TypeError","message":"boom"}"#).unwrap(),
+            StreamData::Error {
+                error: fields("boom", Some("TypeError"), None, None),
+                chunk: None
+            }
+        );
     }
 
     #[test]

@@ -119,6 +119,30 @@ impl ChatCompletion {
         })
     }
 
+    /// True when there is at least one choice and every choice has a finish reason.
+    ///
+    /// A streamed completion can be a success without it: a stream that ends with
+    /// `data: [DONE]` is complete as far as the protocol goes, even when a choice never got
+    /// its finish reason (llama-cpp-python's server does this when a second request
+    /// interrupts the first). Such a reply may be cut short; this says so.
+    ///
+    /// ```
+    /// use chatstream::ChatCompletion;
+    ///
+    /// let done = ChatCompletion::from_json_str(
+    ///     r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}"#,
+    /// )?;
+    /// assert!(done.all_choices_finished());
+    /// let interrupted = ChatCompletion::from_json_str(
+    ///     r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#,
+    /// )?;
+    /// assert!(!interrupted.all_choices_finished());
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn all_choices_finished(&self) -> bool {
+        !self.choices.is_empty() && self.choices.iter().all(|c| c.finish_reason.is_some())
+    }
+
     /// The completion as a non-streaming response body (`"object": "chat.completion"`,
     /// `message` in each choice).
     pub fn to_json(&self) -> Value {

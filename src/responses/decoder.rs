@@ -29,12 +29,12 @@ use crate::sse::{self, Status};
 ///   and `incomplete_details` say why it is incomplete); bytes after it are ignored.
 /// - `response.failed` and an `error` event (an SSE `event: error`, whatever the `type` of
 ///   its JSON) reach the callback, then `feed` fails with an
-///   [`ErrorKind::Api`] error whose [`partial_response`](Error::partial_response) is the
+///   [`ErrorKind::Api`](crate::ErrorKind::Api) error whose [`partial_response`](Error::partial_response) is the
 ///   failed response (or the response rebuilt so far).
 /// - An event that is not valid JSON, or a known event of the wrong shape, is an
-///   [`ErrorKind::Decode`] error; an event over the size limit is
-///   [`ErrorKind::EventTooLarge`]. Both carry the partial response.
-/// - [`finish`](Self::finish) without a terminal event is [`ErrorKind::Truncated`], with the
+///   [`ErrorKind::Decode`](crate::ErrorKind::Decode) error; an event over the size limit is
+///   [`ErrorKind::EventTooLarge`](crate::ErrorKind::EventTooLarge). Both carry the partial response.
+/// - [`finish`](Self::finish) without a terminal event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated), with the
 ///   rebuilt partial. A terminal event whose blank line never came (the server closed right
 ///   after its `data:` line) still counts.
 /// - Once failed, the decoder stays failed: `feed` and `finish` return the same error.
@@ -168,9 +168,9 @@ impl ResponsesDecoder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Api`] after a `response.failed` or `error` event (which `on_event` saw
-    /// first), [`ErrorKind::Decode`] for an event that is not what the API promises,
-    /// [`ErrorKind::EventTooLarge`]; each with [`Error::partial_response`].
+    /// [`ErrorKind::Api`](crate::ErrorKind::Api) after a `response.failed` or `error` event (which `on_event` saw
+    /// first), [`ErrorKind::Decode`](crate::ErrorKind::Decode) for an event that is not what the API promises,
+    /// [`ErrorKind::EventTooLarge`](crate::ErrorKind::EventTooLarge); each with [`Error::partial_response`].
     pub fn feed<R: IntoControlFlow>(
         &mut self,
         bytes: &[u8],
@@ -214,11 +214,11 @@ impl ResponsesDecoder {
     /// skipped (empty data, `[DONE]`, anything after the terminal event).
     ///
     /// A `response.failed` or `error` event is returned like any other; the decoder has then
-    /// failed, and [`finish`](Self::finish) returns the [`ErrorKind::Api`] error.
+    /// failed, and [`finish`](Self::finish) returns the [`ErrorKind::Api`](crate::ErrorKind::Api) error.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Decode`] for an event that is not what the API promises, with the partial
+    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for an event that is not what the API promises, with the partial
     /// response; the error of an earlier failure.
     pub fn decode_event(
         &mut self,
@@ -255,7 +255,7 @@ impl ResponsesDecoder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Truncated`] when no terminal event arrived, and every error `feed` could
+    /// [`ErrorKind::Truncated`](crate::ErrorKind::Truncated) when no terminal event arrived, and every error `feed` could
     /// return; each with [`Error::partial_response`].
     pub fn finish(mut self) -> Result<Response, Error> {
         self.parser.finish();
@@ -275,7 +275,7 @@ impl ResponsesDecoder {
 
     /// The end of the byte stream, for a driver that frames events itself: `discarded` is the
     /// event a blank line would have dispatched, `cause` what ended the stream early. Without
-    /// a terminal event the decoder fails with [`ErrorKind::Truncated`].
+    /// a terminal event the decoder fails with [`ErrorKind::Truncated`](crate::ErrorKind::Truncated).
     pub(crate) fn close(&mut self, discarded: Option<(&str, &str)>, cause: Option<Error>) {
         if !matches!(self.state.end, End::Open) {
             return;

@@ -21,6 +21,7 @@ mod sse_props;
 mod ergonomics;
 mod faults;
 mod http;
+mod quirks;
 mod regressions;
 mod responses;
 mod security;

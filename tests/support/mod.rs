@@ -277,6 +277,17 @@ impl TestServer {
         Self::spawn(Arc::new(handler), Some(cert.server_config(versions)))
     }
 
+    /// HTTPS server presenting `cert`'s leaf that requires a client certificate signed by
+    /// `clients`' root (mutual TLS).
+    pub fn start_tls_requiring_client(
+        cert: &TestCert,
+        clients: &TestCert,
+        handler: impl Fn(&Request, &mut Responder) + Send + Sync + 'static,
+    ) -> TestServer {
+        let config = cert.server_config_requiring_client(clients);
+        Self::spawn(Arc::new(handler), Some(config))
+    }
+
     /// Plain HTTP server answering request `i` with step `i` of the script.
     pub fn scripted(script: Script) -> TestServer {
         Self::start(script.into_handler())

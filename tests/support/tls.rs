@@ -58,6 +58,12 @@ impl TestCert {
         load!("expired")
     }
 
+    /// A client certificate (mutual TLS): `cert_pem` and `key_pem` are what the client
+    /// presents, `root_pem` what a server requiring client certificates trusts.
+    pub fn client() -> TestCert {
+        load!("client")
+    }
+
     fn load(root_pem: &str, cert_pem: &str, key_pem: &str) -> TestCert {
         TestCert {
             root_der: CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("root PEM"),
@@ -72,6 +78,33 @@ impl TestCert {
     /// DER of the root CA (for rustls `RootCertStore` based clients).
     pub fn root_der(&self) -> CertificateDer<'static> {
         self.root_der.clone()
+    }
+
+    /// rustls server config (ring provider, every version) presenting this leaf and
+    /// requiring a client certificate signed by `clients`' root.
+    pub(crate) fn server_config_requiring_client(
+        &self,
+        clients: &TestCert,
+    ) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(clients.root_der()).expect("client root");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .expect("client verifier");
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .expect("rustls protocol versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![self.cert_der.clone(), self.root_der.clone()],
+                self.key_der.clone_key(),
+            )
+            .expect("rustls server cert");
+        Arc::new(config)
     }
 
     /// rustls server config (ring provider) presenting this leaf, for the given versions.

@@ -64,6 +64,33 @@ pub(super) fn merge_streamed_fields(acc: &mut Map<String, Value>, new: &Map<Stri
     merge_object(acc, new, false);
 }
 
+/// Merges the unknown fields of a tool call fragment (and of its `function`) into `acc`. A
+/// tool call streams only its `function.arguments`; everything else on it identifies the call
+/// or is opaque to the client (Gemini's `extra_content.google.thought_signature`, encrypted
+/// content), to be sent back exactly as received. So each value is kept from the first
+/// fragment that has a non-empty one and is never concatenated or replaced; objects are
+/// merged key by key under the same rule, so a key that first comes in a later fragment is
+/// still kept.
+pub(super) fn merge_opaque_fields(acc: &mut Map<String, Value>, new: &Map<String, Value>) {
+    for (key, value) in new {
+        match acc.get_mut(key) {
+            Some(Value::Object(existing)) => {
+                if let Value::Object(value) = value {
+                    merge_opaque_fields(existing, value);
+                }
+            }
+            Some(existing) if is_empty_value(existing) && !is_empty_value(value) => {
+                existing.clone_from(value);
+            }
+            Some(_) => {}
+            None if value.is_null() => {}
+            None => {
+                acc.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
 fn merge_object(acc: &mut Map<String, Value>, new: &Map<String, Value>, keep_nulls: bool) {
     for (key, value) in new {
         match acc.get_mut(key) {
@@ -143,6 +170,30 @@ mod tests {
                 ],
                 "audio": {"id": "a1", "transcript": "Hello", "expires_at": 5},
                 "plain": [1, 2]
+            })
+        );
+    }
+
+    #[test]
+    fn opaque_field_merge() {
+        let mut acc = Map::new();
+        for piece in [
+            json!({"extra_content": {"google": {"thought_signature": "c2ln"}}, "empty": "", "gone": null}),
+            json!({"extra_content": {"google": {"thought_signature": "c2ln", "later": "x"}}, "empty": "now", "gone": null}),
+            json!({"extra_content": {"google": {"thought_signature": "other"}, "more": [1]}, "empty": "again", "flag": true}),
+            json!({"extra_content": "not an object", "flag": false}),
+        ] {
+            let Value::Object(piece) = piece else {
+                unreachable!()
+            };
+            merge_opaque_fields(&mut acc, &piece);
+        }
+        assert_eq!(
+            Value::Object(acc),
+            json!({
+                "extra_content": {"google": {"thought_signature": "c2ln", "later": "x"}, "more": [1]},
+                "empty": "now",
+                "flag": true
             })
         );
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::merge::{first_non_empty, merge_streamed_fields};
+use super::merge::{first_non_empty, merge_opaque_fields};
 use crate::chat::{FunctionCall, ToolCall, ToolCallDelta};
 
 /// One tool call being assembled.
@@ -50,9 +50,9 @@ pub(super) fn merge_fragment(calls: &mut Vec<ToolCallState>, fragment: &ToolCall
         if let Some(arguments) = &function.arguments {
             call.arguments.push_str(arguments);
         }
-        merge_streamed_fields(&mut call.function_extra, &function.extra);
+        merge_opaque_fields(&mut call.function_extra, &function.extra);
     }
-    merge_streamed_fields(&mut call.extra, &fragment.extra);
+    merge_opaque_fields(&mut call.extra, &fragment.extra);
 }
 
 impl ToolCallState {
