@@ -4,13 +4,13 @@
 //! `chat`, sends it through `http`, and hands streaming bodies to `stream`.
 
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::callback::IntoControlFlow;
 use crate::cancel::CancellationToken;
 use crate::chat::{
     ChatChunk, ChatCompletion, ChatRequest, Model, ModelList, rejects_stream_options,
@@ -35,11 +35,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 ///
 /// let client = Client::from_env()?;
 /// let request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Say hi")]);
-/// let completion = client.chat_stream(&request, |chunk| {
-///     print!("{}", chunk.content());
-///     std::ops::ControlFlow::Continue(())
-/// })?;
-/// println!("\n{:?}", completion.usage);
+/// let completion = client.chat_stream(&request, |chunk| print!("{}", chunk.content()))?;
+/// println!("\n{:?} tokens", completion.total_tokens());
 /// # Ok::<(), chatstream::Error>(())
 /// ```
 #[derive(Clone)]
@@ -177,24 +174,25 @@ impl Client {
     /// each chunk the moment it arrives and returns the accumulated
     /// completion.
     ///
-    /// Return [`ControlFlow::Break`] from `on_chunk` to stop early: the
-    /// connection is closed and what arrived so far is returned. To stop
-    /// from another thread, or without waiting for the next chunk, call
-    /// through [`with_cancellation`](Self::with_cancellation). Streamed
+    /// `on_chunk` returns `()` to receive every chunk, or a
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]): `Break`
+    /// stops early, the connection is closed and what arrived so far is
+    /// returned. To stop from another thread, or without waiting for the
+    /// next chunk, call through [`with_cancellation`](Self::with_cancellation). Streamed
     /// requests ask for usage (`stream_options.include_usage`) unless
     /// [`ClientBuilder::stream_usage`] turned that off; a server that refuses
     /// the option is asked again without it (see [`ClientBuilder::stream_usage`]).
     /// On any error after the stream began, [`Error::partial`] holds what
     /// arrived.
-    pub fn chat_stream(
+    pub fn chat_stream<R: IntoControlFlow>(
         &self,
         request: &ChatRequest,
-        mut on_chunk: impl FnMut(&ChatChunk) -> ControlFlow<()>,
+        mut on_chunk: impl FnMut(&ChatChunk) -> R,
     ) -> Result<ChatCompletion, Error> {
         let mut stream = self.chat_chunks(request)?;
         while let Some(chunk) = stream.next_unaccumulated() {
             let chunk = chunk?;
-            let flow = on_chunk(&chunk);
+            let flow = on_chunk(&chunk).into_control_flow();
             // The callback only borrowed it: its pieces move into the completion.
             stream.accumulate(chunk);
             if flow.is_break() {
@@ -266,7 +264,8 @@ impl Client {
     /// [`Response`] (the one `response.completed` or `response.incomplete`
     /// carries).
     ///
-    /// Return [`ControlFlow::Break`] from `on_event` to stop early: the
+    /// `on_event` returns `()` to receive every event, or a
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]): `Break` stops early, the
     /// connection is closed and the response rebuilt from what arrived is
     /// returned. `response.failed` and `error` events reach `on_event`, then
     /// the call fails with [`ErrorKind::Api`](crate::ErrorKind::Api); a stream that ends before its
@@ -274,26 +273,24 @@ impl Client {
     /// stream began, [`Error::partial_response`] holds what arrived.
     ///
     /// ```no_run
-    /// use std::ops::ControlFlow;
     /// use chatstream::{Client, ResponseRequest};
     ///
     /// let client = Client::from_env()?;
     /// let request = ResponseRequest::new("gpt-4.1-mini", "Why is the sky blue?");
     /// let response = client.response_stream(&request, |event| {
     ///     print!("{}", event.text_delta().unwrap_or_default());
-    ///     ControlFlow::Continue(())
     /// })?;
     /// println!("\n{:?}", response.usage);
     /// # Ok::<(), chatstream::Error>(())
     /// ```
-    pub fn response_stream(
+    pub fn response_stream<R: IntoControlFlow>(
         &self,
         request: &ResponseRequest,
-        mut on_event: impl FnMut(&ResponseEvent) -> ControlFlow<()>,
+        mut on_event: impl FnMut(&ResponseEvent) -> R,
     ) -> Result<Response, Error> {
         let mut stream = self.response_events(request)?;
         for event in stream.by_ref() {
-            if on_event(&event?).is_break() {
+            if on_event(&event?).into_control_flow().is_break() {
                 break;
             }
         }
@@ -374,19 +371,22 @@ impl Client {
     /// Escape hatch: `POST` any JSON to any path and receive the raw
     /// Server-Sent Events, for endpoints this crate does not model (legacy
     /// completions, anything new). `on_event` sees every event,
-    /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
+    /// `data: [DONE]` included; it returns `()` to go on or a
+    /// [`ControlFlow`](std::ops::ControlFlow) ([`IntoControlFlow`]), `Break` to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
-    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated)(crate::ErrorKind::Truncated),
+    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
     /// except a final `data: [DONE]` line without its blank line, which is
     /// handed to `on_event` and ends the stream successfully.
-    pub fn post_stream(
+    pub fn post_stream<R: IntoControlFlow>(
         &self,
         path: &str,
         body: &Value,
-        on_event: impl FnMut(sse::Event<'_>) -> ControlFlow<()>,
+        mut on_event: impl FnMut(sse::Event<'_>) -> R,
     ) -> Result<(), Error> {
         let response = self.send_stream(path, body, |r| Ok(Accepted::Done(r)))?;
-        stream::raw_events(response, self.limits, on_event)
+        stream::raw_events(response, self.limits, |event| {
+            on_event(event).into_control_flow()
+        })
     }
 
     fn send(

@@ -58,6 +58,15 @@ pub enum ErrorKind {
     /// The call's [`CancellationToken`](crate::CancellationToken) was
     /// cancelled. [`Error::partial`] holds what a stream had delivered.
     Cancelled,
+    /// The model refused to answer (its message has a `refusal`), so there is no answer to
+    /// parse; [`Error::raw`] has the refusal text. From
+    /// [`ChatCompletion::parse_json`](crate::ChatCompletion::parse_json).
+    Refused,
+    /// The model stopped before the answer was complete: `finish_reason` is `"length"` (the
+    /// token limit; structured output is then cut-off JSON) or `"content_filter"`;
+    /// [`Error::raw`] has the text so far. From
+    /// [`ChatCompletion::parse_json`](crate::ChatCompletion::parse_json).
+    Incomplete,
 }
 
 impl ErrorKind {
@@ -75,6 +84,8 @@ impl ErrorKind {
             Self::EventTooLarge => "event too large",
             Self::Io => "I/O error",
             Self::Cancelled => "cancelled",
+            Self::Refused => "the model refused",
+            Self::Incomplete => "answer incomplete",
         }
     }
 }
@@ -258,6 +269,13 @@ enum Detail {
     },
     Io(String),
     Cancelled,
+    /// The refusal text.
+    Refused(String),
+    /// Why the answer stopped short, and the text so far.
+    Incomplete {
+        finish_reason: String,
+        text: String,
+    },
 }
 
 impl Detail {
@@ -275,6 +293,8 @@ impl Detail {
             Self::EventTooLarge { .. } => ErrorKind::EventTooLarge,
             Self::Io(_) => ErrorKind::Io,
             Self::Cancelled => ErrorKind::Cancelled,
+            Self::Refused(_) => ErrorKind::Refused,
+            Self::Incomplete { .. } => ErrorKind::Incomplete,
         }
     }
 
@@ -310,6 +330,15 @@ impl Detail {
                 ": expected an event stream (text/event-stream), got `{media_type}`"
             ),
             Self::EventTooLarge { limit } => write!(f, ": the limit is {limit} bytes"),
+            Self::Refused(refusal) => write!(f, ": {refusal}"),
+            Self::Incomplete { finish_reason, .. } => {
+                let why = match finish_reason.as_str() {
+                    "length" => "the token limit was reached",
+                    "content_filter" => "the content filter stopped it",
+                    _ => "generation stopped early",
+                };
+                write!(f, ": {why} (finish_reason `{finish_reason}`)")
+            }
         }
     }
 }
@@ -352,6 +381,19 @@ impl Error {
 
     pub(crate) fn io(message: impl Into<String>) -> Self {
         Self::from_detail(Detail::Io(message.into()))
+    }
+
+    /// The model refused; `refusal` is what it said.
+    pub(crate) fn refused(refusal: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Refused(refusal.into()))
+    }
+
+    /// The answer stopped for `finish_reason` before it was complete; `text` is what there is.
+    pub(crate) fn incomplete(finish_reason: impl Into<String>, text: impl Into<String>) -> Self {
+        Self::from_detail(Detail::Incomplete {
+            finish_reason: finish_reason.into(),
+            text: text.into(),
+        })
     }
 
     /// A response or chunk that could not be decoded; `raw` is the offending
@@ -514,10 +556,15 @@ impl Error {
     }
 
     /// The raw text that could not be decoded, for [`ErrorKind::Decode`]
-    /// (and the body of a non-JSON response where one was kept).
+    /// (and the body of a non-JSON response where one was kept); the
+    /// refusal text for [`ErrorKind::Refused`]; the text so far for
+    /// [`ErrorKind::Incomplete`].
     pub fn raw(&self) -> Option<&str> {
         match &self.inner.detail {
-            Detail::Decode { raw, .. } | Detail::NotAnEventStream { body: raw, .. } => Some(raw),
+            Detail::Decode { raw, .. }
+            | Detail::NotAnEventStream { body: raw, .. }
+            | Detail::Refused(raw)
+            | Detail::Incomplete { text: raw, .. } => Some(raw),
             _ => None,
         }
     }
@@ -632,6 +679,15 @@ impl fmt::Debug for Error {
                 d.field("limit", limit);
             }
             Detail::Cancelled => {}
+            Detail::Refused(refusal) => {
+                d.field("raw", refusal);
+            }
+            Detail::Incomplete {
+                finish_reason,
+                text,
+            } => {
+                d.field("finish_reason", finish_reason).field("raw", text);
+            }
         }
         if let Some(p) = &inner.partial {
             d.field("partial_content", &p.content());

@@ -13,7 +13,6 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
-//! use std::ops::ControlFlow;
 //! use chatstream::{ChatRequest, Client, Message};
 //!
 //! // OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID.
@@ -28,11 +27,8 @@
 //! println!("{}", completion.content());
 //!
 //! // Streamed: each chunk the moment it arrives, then the accumulated whole.
-//! let completion = client.chat_stream(&request, |chunk| {
-//!     print!("{}", chunk.content());
-//!     ControlFlow::Continue(())
-//! })?;
-//! if let Some(total) = completion.usage.as_ref().and_then(|u| u.total_tokens) {
+//! let completion = client.chat_stream(&request, |chunk| print!("{}", chunk.content()))?;
+//! if let Some(total) = completion.total_tokens() {
 //!     eprintln!("\n{total} tokens");
 //! }
 //! # Ok(()) }
@@ -43,9 +39,10 @@
 //!
 //! Three ways to consume a stream, from most to least convenient:
 //!
-//! * [`Client::chat_stream`] calls a closure per [`ChatChunk`]; return
-//!   [`ControlFlow::Break`](std::ops::ControlFlow::Break) to stop early (the
-//!   connection is closed and what arrived is returned).
+//! * [`Client::chat_stream`] calls a closure per [`ChatChunk`]. The closure
+//!   returns `()`, or a [`ControlFlow`](std::ops::ControlFlow) when it may
+//!   stop early ([`IntoControlFlow`]): on `Break` the connection is closed
+//!   and what arrived is returned.
 //! * [`Client::chat_chunks`] returns a [`ChatStream`], an iterator over
 //!   chunks that accumulates as it goes.
 //! * [`Client::post_stream`] hands raw [`sse::Event`]s of any endpoint to a
@@ -65,6 +62,15 @@
 //! tool calls merged by index, several choices (`n > 1`), finish reasons,
 //! usage and logprobs. The [`Accumulator`] doing it is public, for chunks
 //! that arrive some other way.
+//!
+//! # Choices
+//!
+//! Accessors without an index ([`ChatChunk::content`],
+//! [`ChatCompletion::content`], `finish_reason`, `tool_calls`, `refusal`,
+//! `reasoning`, ...) read choice **index 0**, the only one unless
+//! [`ChatRequest::n`] asks for more. Their `_of(index)` twins
+//! ([`ChatChunk::content_of`], [`ChatCompletion::content_of`], ...) read any
+//! choice; with `n > 1` a chunk carries news for whichever choices it has.
 //!
 //! # The Responses API
 //!
@@ -117,6 +123,10 @@
 //! a stream. The rules live in [`ResponsesDecoder`], a sans-IO decoder
 //! (bytes in, events out, never any I/O) that any transport can drive;
 //! [`responses`] has the types.
+//!
+//! # Recipes
+//!
+#![doc = include_str!("recipes.md")]
 //!
 //! # Errors
 //!
@@ -359,6 +369,7 @@ pub mod chat;
 pub mod responses;
 pub mod sse;
 
+mod callback;
 mod cancel;
 mod error;
 mod response_info;
@@ -372,6 +383,7 @@ mod stream;
 
 // Every item the crate root offers is named here, so a new `pub` item in a module does not
 // silently become root API. The chat types are also reachable as `chatstream::chat::*`.
+pub use crate::callback::IntoControlFlow;
 pub use crate::cancel::CancellationToken;
 pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatDecoder, ChatRequest, Choice, ChunkChoice,

@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "support/example.rs"]
+mod example;
+
 use chatstream::responses::{OutputItem, ResponseTool, ResponseToolChoice};
 use chatstream::{
     ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, FunctionCall, Message,
@@ -1497,5 +1500,123 @@ fn responses_retrieval_of_an_unknown_id_is_a_typed_404() {
     assert_eq!(
         err.api().unwrap().error_type.as_deref(),
         Some("not_found_error")
+    );
+}
+
+// ---- the examples ----------------------------------------------------------------------
+
+/// Runs example `name` against the server with `args`, `stdin` as its input; returns the
+/// exit code, stdout and stderr.
+fn run_example(name: &str, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    let (url, key) = (base_url(), api_key());
+    let env = [
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("OPENAI_API_KEY", key.as_str()),
+        ("OPENAI_MODEL", MODEL),
+    ];
+    let run = example::run(name, &env, args, stdin);
+    (run.code, run.stdout, run.stderr)
+}
+
+/// The tool results the `tools` example reports on stderr, per round: `(round, call, result)`.
+fn tool_rounds(stderr: &str) -> Vec<(u32, String, Value)> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("[round ")?.strip_suffix(']')?;
+            let (round, rest) = rest.split_once(": ")?;
+            let (call, result) = rest.split_once(" -> ")?;
+            let result = serde_json::from_str(result).expect("a tool result is JSON");
+            Some((round.parse().ok()?, call.to_owned(), result))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn tools_example_runs_tools_until_the_round_limit() {
+    // The bias starts a tool call in every round, so the loop runs into its limit. Round 1's
+    // call ran on parsed arguments; round 2 shows that the server took the history with the
+    // assistant's tool call and the tool's result. Round 2's own call may be cut short: the
+    // tools' schemas alone take most of a slot's 1024 tokens of context with this model, so
+    // its result may be the example's error for invalid arguments.
+    let extra = format!(r#"{{"logit_bias": {{"{TOOL_CALL}": 100}}}}"#);
+    let (code, stdout, stderr) = run_example(
+        "tools",
+        &[
+            "--max-tokens",
+            "400",
+            "--max-rounds",
+            "2",
+            "--extra",
+            &extra,
+            "What is the weather in Paris?",
+        ],
+        "",
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("round limit (2) reached"), "{stderr}");
+    let rounds = tool_rounds(&stderr);
+    assert_eq!(
+        rounds.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2],
+        "one call per round: {stderr}"
+    );
+    for (round, call, _) in &rounds {
+        assert!(
+            call.starts_with("get_weather(") || call.starts_with("get_time("),
+            "round {round}: {call}"
+        );
+    }
+    let (_, call, result) = &rounds[0];
+    assert!(result.get("error").is_none(), "round 1: {call} -> {result}");
+    assert!(
+        matches!(result["city"].as_str(), Some("Paris" | "London" | "Tokyo")),
+        "round 1: {result}"
+    );
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn tools_example_answers_when_no_tool_is_called() {
+    // Without the bias the model answers in text at once: the loop ends after one round.
+    let (code, stdout, stderr) = run_example(
+        "tools",
+        &["--max-tokens", "12", "What is the weather in Paris?"],
+        "",
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.trim().is_empty(), "{stderr}");
+    assert!(tool_rounds(&stderr).is_empty(), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn conversation_example_sends_the_growing_history() {
+    let (code, stdout, stderr) = run_example(
+        "conversation",
+        &["--system", "Be brief.", "--max-tokens", "6"],
+        "Hello there\n\nHow are you?\nBye\n",
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.trim().is_empty(), "{stderr}");
+    // `[turn N: P prompt + C completion tokens]`, one per non-empty line of input.
+    let turns: Vec<(u64, u64)> = stderr
+        .lines()
+        .filter_map(|line| {
+            let counts = line.strip_prefix("[turn ")?.split_once(": ")?.1;
+            let (prompt, rest) = counts.split_once(" prompt + ")?;
+            let completion = rest.strip_suffix(" completion tokens]")?;
+            Some((prompt.parse().ok()?, completion.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(turns.len(), 3, "{stderr}");
+    for pair in turns.windows(2) {
+        // Each prompt holds the previous one, its reply and the new question.
+        assert!(pair[1].0 > pair[0].0 + pair[0].1, "{turns:?}");
+    }
+    assert!(
+        turns.iter().all(|&(_, completion)| completion == 6),
+        "{turns:?}"
     );
 }

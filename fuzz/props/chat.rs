@@ -982,7 +982,9 @@ pub fn decode_in_pieces(pieces: &[&[u8]]) -> (Vec<ChatChunk>, Result<ChatComplet
         });
         if let Err(error) = fed {
             assert!(decoder.is_done(), "a failed decoder is done");
-            let again = decoder.feed(b"data: {}\n\n", |_| panic!("a chunk after the error"));
+            let again = decoder.feed(b"data: {}\n\n", |_| -> std::ops::ControlFlow<()> {
+                panic!("a chunk after the error")
+            });
             let again = again.expect_err("a failed decoder stays failed");
             assert_eq!((again.kind(), again.api()), (error.kind(), error.api()));
             return (yielded, Err(error));

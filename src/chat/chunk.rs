@@ -83,6 +83,111 @@ pub struct Delta {
     pub extra: Map<String, Value>,
 }
 
+/// Reading one choice of a chunk.
+///
+/// A chunk carries pieces of the choices it has news for, so with `n > 1` its first entry may
+/// belong to any choice. The plain accessors read choice **index 0** (the only one unless `n`
+/// is set); the `_of(index)` ones read any choice. A choice the chunk does not carry reads as
+/// empty.
+///
+/// ```
+/// use chatstream::ChatChunk;
+///
+/// // A chunk of an `n = 2` stream with news for choice 1 only.
+/// let chunk = ChatChunk::from_json_str(
+///     r#"{"id":"c","choices":[{"index":1,"delta":{"content":"B"},"finish_reason":"stop"}]}"#,
+/// )?;
+/// assert_eq!(chunk.content(), "");
+/// assert_eq!(chunk.content_of(1), "B");
+/// assert_eq!(chunk.finish_reason_of(1), Some("stop"));
+/// assert_eq!(chunk.finish_reason(), None);
+/// # Ok::<(), chatstream::Error>(())
+/// ```
+impl ChatChunk {
+    /// The choice with this `index`, if the chunk carries it.
+    pub fn choice(&self, index: u64) -> Option<&ChunkChoice> {
+        self.choices.iter().find(|choice| choice.index == index)
+    }
+
+    /// The delta of choice 0.
+    pub fn delta(&self) -> Option<&Delta> {
+        self.delta_of(0)
+    }
+
+    /// The delta of choice `index`.
+    pub fn delta_of(&self, index: u64) -> Option<&Delta> {
+        self.choice(index).map(|choice| &choice.delta)
+    }
+
+    /// The content piece of choice 0 (`""` when it has none), ready to print.
+    pub fn content(&self) -> &str {
+        self.content_of(0)
+    }
+
+    /// The content piece of choice `index` (`""` when it has none).
+    pub fn content_of(&self, index: u64) -> &str {
+        self.delta_of(index)
+            .and_then(|delta| delta.content.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The refusal piece of choice 0 (`""` when it has none).
+    pub fn refusal(&self) -> &str {
+        self.refusal_of(0)
+    }
+
+    /// The refusal piece of choice `index` (`""` when it has none).
+    pub fn refusal_of(&self, index: u64) -> &str {
+        self.delta_of(index)
+            .and_then(|delta| delta.refusal.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The reasoning piece of choice 0 (`""` when it has none); see [`Delta::reasoning_text`].
+    pub fn reasoning(&self) -> &str {
+        self.reasoning_of(0)
+    }
+
+    /// The reasoning piece of choice `index` (`""` when it has none).
+    pub fn reasoning_of(&self, index: u64) -> &str {
+        self.delta_of(index)
+            .and_then(Delta::reasoning_text)
+            .unwrap_or_default()
+    }
+
+    /// The tool-call fragments of choice 0 (the [`Accumulator`](crate::Accumulator) merges
+    /// them into whole calls).
+    pub fn tool_call_deltas(&self) -> &[ToolCallDelta] {
+        self.tool_call_deltas_of(0)
+    }
+
+    /// The tool-call fragments of choice `index`.
+    pub fn tool_call_deltas_of(&self, index: u64) -> &[ToolCallDelta] {
+        self.delta_of(index)
+            .map_or(&[], |delta| delta.tool_calls.as_slice())
+    }
+
+    /// The finish reason of choice 0, on the chunk that ends it.
+    pub fn finish_reason(&self) -> Option<&str> {
+        self.finish_reason_of(0)
+    }
+
+    /// The finish reason of choice `index`, on the chunk that ends it.
+    pub fn finish_reason_of(&self, index: u64) -> Option<&str> {
+        self.choice(index)?.finish_reason.as_deref()
+    }
+}
+
+impl Delta {
+    /// The reasoning piece: `reasoning_content`, or else `reasoning` (servers use one or the
+    /// other).
+    pub fn reasoning_text(&self) -> Option<&str> {
+        self.reasoning_content
+            .as_deref()
+            .or(self.reasoning.as_deref())
+    }
+}
+
 impl ChatChunk {
     /// Decodes a chunk that was already parsed as JSON, taking its fields out of `value`.
     ///
@@ -164,18 +269,6 @@ impl ChatChunk {
             usage,
             extra: f.rest(),
         })
-    }
-
-    /// The delta of the first choice.
-    pub fn delta(&self) -> Option<&Delta> {
-        self.choices.first().map(|choice| &choice.delta)
-    }
-
-    /// The content piece of the first choice (`""` when it has none), ready to print.
-    pub fn content(&self) -> &str {
-        self.delta()
-            .and_then(|delta| delta.content.as_deref())
-            .unwrap_or_default()
     }
 
     /// The chunk as JSON (`"object": "chat.completion.chunk"` when empty).

@@ -80,6 +80,26 @@ impl From<Vec<ContentPart>> for Content {
     }
 }
 
+/// JSON as content, for tool results: a JSON string is its text, anything else its compact
+/// JSON text.
+///
+/// ```
+/// use chatstream::{Content, Message};
+/// use serde_json::json;
+///
+/// let result = Message::tool("call_1", json!({"temperature": 21}));
+/// assert_eq!(result.text(), r#"{"temperature":21}"#);
+/// assert_eq!(Content::from(json!("sunny")).as_text(), "sunny");
+/// ```
+impl From<Value> for Content {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::String(text) => Self::Text(text),
+            other => Self::Text(other.to_string()),
+        }
+    }
+}
+
 /// One part of a multi-part message content.
 ///
 /// Part types the crate does not model (or known types with an unexpected shape) are kept

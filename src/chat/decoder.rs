@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 
 use super::error_body::{ApiErrorFields, StreamData, parse_error_event, parse_stream_data};
 use super::{Accumulator, ChatChunk, ChatCompletion, ThinkSplitter};
+use crate::IntoControlFlow;
 use crate::error::{ApiError, Error};
 use crate::response_info::ResponseInfo;
 use crate::sse::{self, Status};
@@ -242,17 +243,17 @@ impl ChatDecoder {
     /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for data that is not a chunk,
     /// [`ErrorKind::EventTooLarge`](crate::ErrorKind::EventTooLarge); each with
     /// [`Error::partial`]. After a failure, the same error again.
-    pub fn feed(
+    pub fn feed<R: IntoControlFlow>(
         &mut self,
         mut bytes: &[u8],
-        mut on_chunk: impl FnMut(&ChatChunk) -> ControlFlow<()>,
+        mut on_chunk: impl FnMut(&ChatChunk) -> R,
     ) -> Result<ControlFlow<()>, Error> {
         loop {
             let (decoded, consumed) = self.decode_with(bytes, Defer::Yes)?;
             bytes = bytes.get(consumed..).unwrap_or_default();
             match decoded {
                 Decoded::Chunk(chunk) => {
-                    let flow = on_chunk(&chunk);
+                    let flow = on_chunk(&chunk).into_control_flow();
                     // The callback only borrowed it: its pieces move into the completion.
                     self.accumulate(chunk);
                     if flow.is_break() {

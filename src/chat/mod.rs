@@ -64,6 +64,7 @@ pub(crate) mod json;
 mod logprobs;
 mod message;
 mod model;
+mod parse;
 mod request;
 mod response;
 mod role;

@@ -94,6 +94,25 @@ impl ResponseFormat {
         }
     }
 
+    /// Sets `strict` of a [`JsonSchema`](Self::JsonSchema) format (OpenAI's structured outputs:
+    /// the answer follows the schema exactly); the other formats have no such flag and are
+    /// returned unchanged.
+    ///
+    /// ```
+    /// use chatstream::ResponseFormat;
+    /// use serde_json::json;
+    ///
+    /// let format = ResponseFormat::json_schema("answer", json!({"type": "object"})).strict(true);
+    /// assert_eq!(format.to_json()["json_schema"]["strict"], true);
+    /// ```
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        if let Self::JsonSchema { strict: flag, .. } = &mut self {
+            *flag = Some(strict);
+        }
+        self
+    }
+
     /// The parameter as JSON.
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
@@ -200,6 +219,33 @@ impl ChatRequest {
             messages,
             ..Self::default()
         }
+    }
+
+    /// Adds one message at the end of the conversation, so a chat can go on without
+    /// rebuilding the request (or cloning its history) every turn.
+    ///
+    /// ```
+    /// use chatstream::{ChatCompletion, ChatRequest, Message};
+    ///
+    /// let mut request = ChatRequest::new("gpt-4o-mini", vec![Message::system("Be brief.")]);
+    /// request.push(Message::user("Hi"));
+    /// # let completion = ChatCompletion::from_json_str(r#"{"choices":[{"index":0,"message":{"content":"Hello!"}}]}"#)?;
+    /// // let completion = client.chat(&request)?;
+    /// request.push(completion.into_message()).push(Message::user("And now?"));
+    /// assert_eq!(request.messages.len(), 4);
+    /// assert_eq!(request.messages[2].text(), "Hello!");
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn push(&mut self, message: Message) -> &mut Self {
+        self.messages.push(message);
+        self
+    }
+
+    /// Adds one message at the end of the conversation, builder style.
+    #[must_use]
+    pub fn message(mut self, message: Message) -> Self {
+        self.messages.push(message);
+        self
     }
 
     /// Sets `temperature`.
@@ -407,6 +453,13 @@ impl ChatRequest {
         );
         out.opt("reasoning_effort", self.reasoning_effort.as_deref());
         out
+    }
+}
+
+/// Adds messages at the end of the conversation (tool results, say).
+impl Extend<Message> for ChatRequest {
+    fn extend<I: IntoIterator<Item = Message>>(&mut self, messages: I) {
+        self.messages.extend(messages);
     }
 }
 

@@ -119,26 +119,6 @@ impl ChatCompletion {
         })
     }
 
-    /// The message of the first choice.
-    pub fn message(&self) -> Option<&Message> {
-        self.choices.first().map(|choice| &choice.message)
-    }
-
-    /// The text of the first choice's message, `""` if there is none.
-    pub fn content(&self) -> Cow<'_, str> {
-        self.message().map_or(Cow::Borrowed(""), Message::text)
-    }
-
-    /// The tool calls of the first choice's message.
-    pub fn tool_calls(&self) -> &[ToolCall] {
-        self.message().map_or(&[], |message| &message.tool_calls)
-    }
-
-    /// The finish reason of the first choice.
-    pub fn finish_reason(&self) -> Option<&str> {
-        self.choices.first()?.finish_reason.as_deref()
-    }
-
     /// True when there is at least one choice and every choice has a finish reason.
     ///
     /// A streamed completion can be a success without it: a stream that ends with
@@ -186,6 +166,134 @@ impl ChatCompletion {
         out.opt("service_tier", self.service_tier.as_deref());
         out.opt("usage", self.usage.as_ref().map(Usage::to_json));
         out.finish(&self.extra)
+    }
+}
+
+/// Reading one choice of a completion.
+///
+/// The plain accessors read choice **index 0** (the only one unless `n` is set), whatever
+/// order the choices arrived in; the `_of(index)` ones read any choice. A missing choice reads
+/// as empty.
+///
+/// ```
+/// use chatstream::ChatCompletion;
+///
+/// let completion = ChatCompletion::from_json_str(
+///     r#"{"choices":[{"index":1,"message":{"content":"B"},"finish_reason":"stop"},
+///                    {"index":0,"message":{"content":"A"},"finish_reason":"length"}],
+///        "usage":{"prompt_tokens":5,"completion_tokens":4}}"#,
+/// )?;
+/// assert_eq!(completion.content(), "A");
+/// assert_eq!(completion.content_of(1), "B");
+/// assert_eq!(completion.finish_reason_of(1), Some("stop"));
+/// assert_eq!(completion.total_tokens(), Some(9)); // no `total_tokens`: the sum
+/// # Ok::<(), chatstream::Error>(())
+/// ```
+impl ChatCompletion {
+    /// The choice with this `index`.
+    pub fn choice(&self, index: u64) -> Option<&Choice> {
+        self.choices.iter().find(|choice| choice.index == index)
+    }
+
+    /// The message of choice 0.
+    pub fn message(&self) -> Option<&Message> {
+        self.message_of(0)
+    }
+
+    /// The message of choice `index`.
+    pub fn message_of(&self, index: u64) -> Option<&Message> {
+        self.choice(index).map(|choice| &choice.message)
+    }
+
+    /// The text of choice 0's message, `""` if there is none.
+    pub fn content(&self) -> Cow<'_, str> {
+        self.content_of(0)
+    }
+
+    /// The text of choice `index`'s message, `""` if there is none.
+    pub fn content_of(&self, index: u64) -> Cow<'_, str> {
+        self.message_of(index)
+            .map_or(Cow::Borrowed(""), Message::text)
+    }
+
+    /// The refusal of choice 0, if the model refused.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal_of(0)
+    }
+
+    /// The refusal of choice `index`, if the model refused.
+    pub fn refusal_of(&self, index: u64) -> Option<&str> {
+        self.message_of(index)?.refusal.as_deref()
+    }
+
+    /// The reasoning text of choice 0 (`reasoning_content` or `reasoning`, as
+    /// [`Message::reasoning_text`] reads it).
+    pub fn reasoning(&self) -> Option<&str> {
+        self.reasoning_of(0)
+    }
+
+    /// The reasoning text of choice `index`.
+    pub fn reasoning_of(&self, index: u64) -> Option<&str> {
+        self.message_of(index)?.reasoning_text()
+    }
+
+    /// The tool calls of choice 0's message.
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        self.tool_calls_of(0)
+    }
+
+    /// The tool calls of choice `index`'s message.
+    pub fn tool_calls_of(&self, index: u64) -> &[ToolCall] {
+        self.message_of(index)
+            .map_or(&[], |message| &message.tool_calls)
+    }
+
+    /// The finish reason of choice 0.
+    pub fn finish_reason(&self) -> Option<&str> {
+        self.finish_reason_of(0)
+    }
+
+    /// The finish reason of choice `index`.
+    pub fn finish_reason_of(&self, index: u64) -> Option<&str> {
+        self.choice(index)?.finish_reason.as_deref()
+    }
+
+    /// Takes choice 0's message out of the completion, to push onto the conversation
+    /// ([`ChatRequest::push`](crate::ChatRequest::push)) without a clone: its text, tool calls,
+    /// reasoning and unknown fields go with it. An empty assistant message when there is no
+    /// choice 0.
+    pub fn into_message(self) -> Message {
+        self.into_message_of(0).unwrap_or_else(|| Message {
+            role: Role::Assistant,
+            ..Message::default()
+        })
+    }
+
+    /// Takes choice `index`'s message out of the completion; `None` when there is no such
+    /// choice.
+    pub fn into_message_of(self, index: u64) -> Option<Message> {
+        self.choices
+            .into_iter()
+            .find(|choice| choice.index == index)
+            .map(|choice| choice.message)
+    }
+
+    /// Prompt plus completion tokens: `usage.total_tokens`, or the sum of the two counts when
+    /// the server sent those but no total. `None` when the server reported no usage (some
+    /// servers never do; a stream only does with `stream_options.include_usage`, which
+    /// [`Client`](crate::Client) asks for by default).
+    pub fn total_tokens(&self) -> Option<u64> {
+        self.usage.as_ref()?.total()
+    }
+
+    /// Tokens in the prompt, when the server reported them.
+    pub fn prompt_tokens(&self) -> Option<u64> {
+        self.usage.as_ref()?.prompt_tokens
+    }
+
+    /// Tokens generated, when the server reported them.
+    pub fn completion_tokens(&self) -> Option<u64> {
+        self.usage.as_ref()?.completion_tokens
     }
 }
 

@@ -125,6 +125,25 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// Prompt plus completion tokens: `total_tokens`, or else the sum of `prompt_tokens` and
+    /// `completion_tokens` when both were sent. `None` when neither way gives a number.
+    ///
+    /// ```
+    /// use chatstream::Usage;
+    /// use serde_json::json;
+    ///
+    /// assert_eq!(Usage::from_json(json!({"total_tokens": 7}))?.total(), Some(7));
+    /// assert_eq!(Usage::from_json(json!({"prompt_tokens": 5, "completion_tokens": 2}))?.total(), Some(7));
+    /// assert_eq!(Usage::from_json(json!({"prompt_tokens": 5}))?.total(), None);
+    /// # Ok::<(), chatstream::Error>(())
+    /// ```
+    pub fn total(&self) -> Option<u64> {
+        self.total_tokens
+            .or_else(|| self.prompt_tokens?.checked_add(self.completion_tokens?))
+    }
+}
+
 /// The `usage` of a completion or chunk: `{}` counts, `null` is absent, another type stays in
 /// `extra`.
 pub(super) fn decode_usage(f: &mut Fields) -> Option<Usage> {

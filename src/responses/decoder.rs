@@ -2,6 +2,8 @@
 
 use std::ops::ControlFlow;
 
+use crate::IntoControlFlow;
+
 use super::accumulate::ResponseAccumulator;
 use super::event::ResponseEvent;
 use super::response::Response;
@@ -159,6 +161,7 @@ impl ResponsesDecoder {
     }
 
     /// Decodes `bytes`, calling `on_event` with each event as soon as it is complete.
+    /// `on_event` returns `()` to go on, or a `ControlFlow` ([`IntoControlFlow`]).
     ///
     /// Returns `ControlFlow::Break` when `on_event` did (the rest of `bytes` is then not
     /// decoded; the decoder stays usable). After the stream's terminal event, further bytes
@@ -169,10 +172,10 @@ impl ResponsesDecoder {
     /// [`ErrorKind::Api`](crate::ErrorKind::Api) after a `response.failed` or `error` event (which `on_event` saw
     /// first), [`ErrorKind::Decode`](crate::ErrorKind::Decode) for an event that is not what the API promises,
     /// [`ErrorKind::EventTooLarge`](crate::ErrorKind::EventTooLarge); each with [`Error::partial_response`].
-    pub fn feed(
+    pub fn feed<R: IntoControlFlow>(
         &mut self,
         bytes: &[u8],
-        mut on_event: impl FnMut(&ResponseEvent) -> ControlFlow<()>,
+        mut on_event: impl FnMut(&ResponseEvent) -> R,
     ) -> Result<ControlFlow<()>, Error> {
         let mut input = bytes;
         loop {
@@ -197,7 +200,7 @@ impl ResponsesDecoder {
             let Some(event) = self.state.decode(event.event_type(), event.data())? else {
                 continue;
             };
-            let flow = on_event(&event);
+            let flow = on_event(&event).into_control_flow();
             if let End::Failed(error) = &self.state.end {
                 return Err(error.duplicate());
             }

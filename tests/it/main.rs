@@ -24,6 +24,8 @@ mod cancel;
 mod decode_differential;
 mod decoder;
 #[cfg(feature = "client")]
+mod ergonomics;
+#[cfg(feature = "client")]
 mod faults;
 #[cfg(feature = "client")]
 mod http;

@@ -97,7 +97,7 @@ fn done_before_a_finish_reason_is_a_success_that_says_so() {
 // stdout is the reply as before; a finished stream gives no warning.
 #[test]
 fn chat_example_warns_when_a_choice_did_not_finish() {
-    let exe = support::example::chat_example();
+    let exe = support::example::build("chat");
     let server = TestServer::scripted(
         Script::new()
             .sse(INTERRUPTED)

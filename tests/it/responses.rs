@@ -1005,7 +1005,7 @@ fn example_replay_stream_decodes() {
 /// Runs the example with `--api responses` against `server`; returns the exit code, stdout
 /// and stderr.
 fn run_example(server: &TestServer, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(support::example::chat_example())
+    let out = std::process::Command::new(support::example::build("chat"))
         .args(["--api", "responses"])
         .args(args)
         .arg("hello")

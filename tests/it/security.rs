@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use chatstream::{ChatCompletion, Client, ClientBuilder, Error, ErrorKind};
 use support::bodies::{completion_json, delta, event, request, stream_body};
-use support::example::chat_example;
 use support::{Request, Responder, TestServer};
 
 const KEY: &str = "sk-test-SECRET-1234567890";
@@ -609,7 +608,7 @@ fn run_chat(exe: &PathBuf, base_url: &str, args: &[&str]) -> (Option<i32>, Strin
 // Proves: the chat example's output (reply, JSON, 401, cut stream, refusal) never holds the key.
 #[test]
 fn chat_example_never_prints_the_key() {
-    let exe = chat_example();
+    let exe = support::example::build("chat");
     let server = TestServer::start(|req, r| {
         match req.index {
         0..=2 => answer(req, r, "example reply"),
