@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Mutation testing of one part of the crate with cargo-mutants (a development tool, not a
+# dependency; the figures in MUTANTS.md come from version 27.1.0):
+#
+#   cargo install --locked cargo-mutants@27.1.0
+#   .ci/mutants.sh PART [more cargo-mutants options, e.g. -F REGEX or --list]
+#
+# PART names a file and the tests that can kill its mutants; running only those tests (no
+# doctests, no end-to-end suite) keeps one mutant to one incremental build and a few seconds of
+# tests, so a part takes minutes, not hours, on a small machine:
+#
+#   sse         src/sse.rs, the parser: its unit tests, tests/sse.rs, the fuzz-property replay
+#               (tests/regressions.rs) and the allocation counts (tests/alloc.rs)
+#   accumulate  the Accumulator (src/stream.rs): unit tests, tests/stream.rs, the replay
+#   stream      the stream driver, the rest of src/stream.rs: unit tests, tests/stream.rs, the
+#               replay (the client against the reference model) and tests/faults.rs
+#   retry       the retry decision, the backoff and the Retry-After parsing in src/http.rs:
+#               unit tests, the retry tests of tests/http.rs and tests/faults.rs
+#
+# One job at a time, each test run bounded by a timeout (MUTANTS_TIMEOUT seconds, 90 by
+# default: several times the unmutated tests' time on a loaded machine; a mutant that makes the
+# parser loop forever is then detected, "timeout"), builds without debug info in a target
+# directory of their own (target/mutants-build, reused from run to run), and the report in
+# target/mutants-out/PART/mutants.out (caught.txt, missed.txt, timeout.txt, unviable.txt).
+# Not part of .ci/run: a run takes tens of minutes and its survivors need a reader, not a
+# pass/fail; MUTANTS.md records the last run and what each survivor means.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Mutant names (as `--list` shows them) of the accumulator and of the retry logic.
+accumulator='(Accumulator|ChoiceState|ToolCallState)::|first_non_empty|replace append '
+retry='retry_decision|server_retry_delay|parse_http_date|Transport::(send|backoff|next_random)( |$)'
+
+part=${1:?usage: .ci/mutants.sh PART [cargo-mutants options]}
+shift
+case $part in
+    sse)
+        files=(--file src/sse.rs)
+        targets=(--lib --test=sse --test=regressions --test=alloc)
+        ;;
+    accumulate)
+        files=(--file src/stream.rs --re "$accumulator")
+        targets=(--lib --test=stream --test=regressions)
+        ;;
+    stream)
+        files=(--file src/stream.rs --exclude-re "$accumulator")
+        targets=(--lib --test=stream --test=regressions --test=faults)
+        ;;
+    retry)
+        files=(--file src/http.rs --re "$retry")
+        targets=(--lib --test=http --test=faults)
+        ;;
+    *)
+        echo "unknown part: $part" >&2
+        exit 2
+        ;;
+esac
+
+mkdir -p "target/mutants-out/$part"
+export CARGO_TARGET_DIR="$PWD/target/mutants-build"
+export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+# The targets go to every cargo command (--cargo-arg), so that each mutant builds only them
+# rather than every test binary of the crate.
+cargo_args=()
+for arg in "${targets[@]}"; do
+    cargo_args+=("--cargo-arg=$arg")
+done
+exec nice cargo mutants "${files[@]}" "${cargo_args[@]}" --jobs 1 \
+    --timeout "${MUTANTS_TIMEOUT:-90}" --build-timeout 600 --output "target/mutants-out/$part" "$@"
