@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::chat::{ChatChunk, ChatCompletion, ChatRequest, Model, ModelList};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::http::{self, Mode, ProxySetting, Settings, Transport};
 use crate::sse;
 use crate::stream::{self, ChatStream, StreamLimits};
@@ -63,6 +63,7 @@ impl Client {
     /// A builder with the defaults: OpenAI's base URL, no key, 10 s
     /// connect timeout, 10 min total for plain calls, 5 min idle between
     /// stream events, 2 retries.
+    #[must_use]
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -78,10 +79,11 @@ impl Client {
     /// | `CHATSTREAM_ALLOW_INSECURE_HTTP` | `1` allows a key over plain `http://` to a non-loopback host |
     ///
     /// With the default OpenAI URL a missing key is an
-    /// [`ErrorKind::Config`] error; with `OPENAI_BASE_URL` set, no key means
-    /// no `Authorization` header (local servers need none). Proxies come
-    /// from `HTTPS_PROXY` / `NO_PROXY` (never for loopback URLs).
-    pub fn from_env() -> Result<Client, Error> {
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error; with
+    /// `OPENAI_BASE_URL` set, no key means no `Authorization` header (local
+    /// servers need none). Proxies come from `HTTPS_PROXY` / `NO_PROXY`
+    /// (never for loopback URLs).
+    pub fn from_env() -> Result<Self, Error> {
         ClientBuilder::from_env().build()
     }
 
@@ -93,10 +95,11 @@ impl Client {
     /// let tagged = client.with_header("x-trace-id", "abc123");
     /// # let _ = tagged; Ok::<(), chatstream::Error>(())
     /// ```
-    pub fn with_header(&self, name: impl Into<String>, value: impl Into<String>) -> Client {
+    #[must_use]
+    pub fn with_header(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let mut headers = (*self.extra_headers).clone();
         headers.push((name.into(), value.into()));
-        Client {
+        Self {
             extra_headers: Arc::new(headers),
             ..self.clone()
         }
@@ -181,9 +184,9 @@ impl Client {
     /// Responses API, legacy completions). `on_event` sees every event,
     /// `data: [DONE]` included; return [`ControlFlow::Break`] to stop.
     /// The stream's idle and total limits apply. A stream that ends inside
-    /// an event is [`ErrorKind::Truncated`], except a final `data: [DONE]`
-    /// line without its blank line, which is handed to `on_event` and ends
-    /// the stream successfully.
+    /// an event is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated),
+    /// except a final `data: [DONE]` line without its blank line, which is
+    /// handed to `on_event` and ends the stream successfully.
     pub fn post_stream(
         &self,
         path: &str,
@@ -201,7 +204,7 @@ impl Client {
         body: Option<&Value>,
         mode: Mode,
     ) -> Result<http::Response, Error> {
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let bytes = body.map(encode_body).transpose()?;
         self.transport
             .send(method, path, bytes.as_deref(), &self.extra_headers, mode)
     }
@@ -212,11 +215,23 @@ impl Client {
     }
 }
 
+/// The bytes of a request body. Serialising a `Value` cannot fail today;
+/// should it ever, the request is refused with a typed error instead of
+/// being sent with an empty body.
+fn encode_body(body: &Value) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(body).map_err(body_not_serialisable)
+}
+
+fn body_not_serialisable(e: serde_json::Error) -> Error {
+    Error::config("the request body could not be serialised as JSON, so nothing was sent")
+        .with_source(e)
+}
+
 fn decode_json(bytes: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::decode(
             format!("response body is not valid JSON ({e})"),
-            Some(String::from_utf8_lossy(bytes).into_owned()),
+            String::from_utf8_lossy(bytes).into_owned(),
         )
     })
 }
@@ -270,7 +285,7 @@ impl fmt::Debug for ClientBuilder {
 
 impl Default for ClientBuilder {
     fn default() -> Self {
-        ClientBuilder {
+        Self {
             settings: Settings {
                 base_url: DEFAULT_BASE_URL.to_string(),
                 api_key: None,
@@ -308,8 +323,9 @@ fn env_var(name: &str) -> Option<String> {
 
 impl ClientBuilder {
     /// A builder preset from the environment; see [`Client::from_env`].
-    pub fn from_env() -> ClientBuilder {
-        let mut b = ClientBuilder::default();
+    #[must_use]
+    pub fn from_env() -> Self {
+        let mut b = Self::default();
         if let Some(url) = env_var("OPENAI_BASE_URL") {
             b = b.base_url(url);
         }
@@ -321,6 +337,7 @@ impl ClientBuilder {
 
     /// The API's base URL, up to and including `/v1` (a query string, as
     /// Azure uses, is kept and sent with every request).
+    #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.settings.base_url = url.into();
         self.base_url_from_default = false;
@@ -329,24 +346,28 @@ impl ClientBuilder {
 
     /// The API key, sent as `Authorization: Bearer <key>`. It never appears
     /// in `Debug` output or error messages.
+    #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.settings.api_key = Some(key.into());
         self
     }
 
     /// The `OpenAI-Organization` header.
+    #[must_use]
     pub fn organization(mut self, org: impl Into<String>) -> Self {
         self.settings.organization = Some(org.into());
         self
     }
 
     /// The `OpenAI-Project` header.
+    #[must_use]
     pub fn project(mut self, project: impl Into<String>) -> Self {
         self.settings.project = Some(project.into());
         self
     }
 
     /// One more header on every request (e.g. Azure's `api-key`).
+    #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.headers.push((name.into(), value.into()));
         self
@@ -354,12 +375,14 @@ impl ClientBuilder {
 
     /// One more query parameter on every request (e.g. Azure's
     /// `api-version`).
+    #[must_use]
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.query.push((name.into(), value.into()));
         self
     }
 
     /// Limit for connecting, TLS included (default 10 s).
+    #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = Some(timeout);
         self
@@ -368,6 +391,7 @@ impl ClientBuilder {
     /// Limit for receiving the response headers once the request is sent
     /// (default: none of its own; plain calls are bounded by the request
     /// timeout, streams by the idle timeout).
+    #[must_use]
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.settings.response_timeout = Some(timeout);
         self
@@ -375,6 +399,7 @@ impl ClientBuilder {
 
     /// Total limit for a non-streaming call, body included (default 10 min;
     /// `None` for none).
+    #[must_use]
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.request_timeout = timeout;
         self
@@ -383,6 +408,7 @@ impl ClientBuilder {
     /// Limit between two stream *events* (default 5 min). SSE comments,
     /// which some servers send as keep-alives, do not reset it, so a server
     /// that pings but never answers is caught. `None` for none.
+    #[must_use]
     pub fn stream_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.limits.idle = timeout.into();
         self
@@ -390,12 +416,14 @@ impl ClientBuilder {
 
     /// Total limit for a stream, from the response headers on (default:
     /// none, so a healthy long stream is never cut).
+    #[must_use]
     pub fn stream_total_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.limits.total = timeout.into();
         self
     }
 
     /// Largest single stream event, in bytes (default 16 MiB).
+    #[must_use]
     pub fn max_event_size(mut self, bytes: usize) -> Self {
         self.limits.max_event_size = bytes;
         self
@@ -406,6 +434,7 @@ impl ClientBuilder {
     /// 408, 409, 429 (except `insufficient_quota`) and 5xx, or whatever the
     /// server's `x-should-retry` header says. Never retried: a stream whose
     /// body has begun.
+    #[must_use]
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.settings.max_retries = retries;
         self
@@ -414,6 +443,7 @@ impl ClientBuilder {
     /// Exponential backoff between retries: `initial · 2^n`, at most `max`,
     /// minus up to 25 % jitter (default 0.5 s and 8 s). A server's
     /// `retry-after-ms` or `Retry-After` of at most 60 s is used instead.
+    #[must_use]
     pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.settings.initial_backoff = initial;
         self.settings.max_backoff = max;
@@ -422,12 +452,14 @@ impl ClientBuilder {
 
     /// Sends every request through this HTTP proxy (`http://host:port`),
     /// except to loopback base URLs.
+    #[must_use]
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.settings.proxy = ProxySetting::Url(url.into());
         self
     }
 
     /// Ignores `HTTPS_PROXY` and friends: connect directly.
+    #[must_use]
     pub fn no_proxy(mut self) -> Self {
         self.settings.proxy = ProxySetting::Off;
         self
@@ -436,6 +468,7 @@ impl ClientBuilder {
     /// Trusts exactly the root certificates in this PEM text instead of the
     /// bundled Mozilla roots: for a corporate TLS proxy or a self-hosted
     /// server with its own CA. Certificate verification is never turned off.
+    #[must_use]
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.settings.root_certificates_pem = Some(pem.into());
         self
@@ -444,6 +477,7 @@ impl ClientBuilder {
     /// Allows sending the API key over plain `http://` to a host that is not
     /// loopback (refused by default). The environment variable
     /// `CHATSTREAM_ALLOW_INSECURE_HTTP=1` does the same.
+    #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.settings.allow_insecure_http = allow;
         self
@@ -451,6 +485,7 @@ impl ClientBuilder {
 
     /// Ask for a final usage chunk on streams (`stream_options.include_usage`,
     /// default true). Turn off for servers that reject the option.
+    #[must_use]
     pub fn stream_usage(mut self, include: bool) -> Self {
         self.include_usage = include;
         self
@@ -458,14 +493,16 @@ impl ClientBuilder {
 
     /// Pooled connections idle longer than this are not reused (default
     /// 4 s, below the 5 s keep-alive of common servers).
+    #[must_use]
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.pool_idle_timeout = timeout;
         self
     }
 
-    /// Builds the client. Fails with [`ErrorKind::Config`] for an invalid
-    /// base URL, a missing key for OpenAI's own endpoint, or a key that
-    /// would travel in clear text.
+    /// Builds the client. Fails with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an invalid base
+    /// URL, a missing key for OpenAI's own endpoint, or a key that would
+    /// travel in clear text.
     pub fn build(mut self) -> Result<Client, Error> {
         if self.base_url_from_default && self.settings.api_key.is_none() {
             return Err(Error::config(
@@ -477,10 +514,7 @@ impl ClientBuilder {
             self.settings.allow_insecure_http = true;
         }
         if self.limits.max_event_size == 0 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_event_size must be positive",
-            ));
+            return Err(Error::config("max_event_size must be positive"));
         }
         self.settings.stream_idle_timeout = self.limits.idle;
         let transport = Transport::new(self.settings)?;
@@ -519,5 +553,26 @@ mod tests {
         let shown = format!("{client:?}");
         assert!(!shown.contains("sk-secret-value"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    /// The body sent is the JSON text of the value, never an empty stand-in.
+    #[test]
+    fn a_body_is_its_json_text() {
+        let body = serde_json::json!({"model": "m", "input": ["a", {"b": [1, 2.5, null]}]});
+        let bytes = encode_body(&body).expect("a Value serialises");
+        assert!(!bytes.is_empty());
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), body);
+    }
+
+    /// A serialisation failure is a typed configuration error with its cause.
+    #[test]
+    fn an_unserialisable_body_is_a_config_error() {
+        let cause = serde_json::from_str::<Value>("{").unwrap_err();
+        let shown = cause.to_string();
+        let err = body_not_serialisable(cause);
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("nothing was sent"), "{err}");
+        let source = std::error::Error::source(&err).expect("the cause is kept");
+        assert_eq!(source.to_string(), shown);
     }
 }

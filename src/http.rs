@@ -41,8 +41,10 @@ thread_local! {
 
 /// Server-suggested retry delays above this are ignored in favour of backoff.
 const MAX_SERVER_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// At most this much of an error body is kept.
-const MAX_ERROR_BODY: u64 = 1024 * 1024;
+/// At most this much of an error body (or of any other body that is read
+/// only to be reported, such as a page where an event stream was expected)
+/// is kept.
+pub(crate) const MAX_ERROR_BODY: u64 = 1024 * 1024;
 
 /// How the client picks an HTTP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,12 +156,12 @@ pub(crate) struct Transport {
 
 /// A successful response whose body has not been read yet.
 pub(crate) struct Response {
-    pub(crate) info: ResponseInfo,
+    info: ResponseInfo,
     body: ureq::Body,
 }
 
 impl Transport {
-    pub(crate) fn new(settings: Settings) -> Result<Transport, Error> {
+    pub(crate) fn new(settings: Settings) -> Result<Self, Error> {
         let url = parse_url(&settings.base_url)?;
         // Plain `http://` to a host that is not loopback, without the opt-in:
         // no credential may travel, now (the key, default headers) or per
@@ -203,14 +205,14 @@ impl Transport {
             .timeout_connect(settings.connect_timeout)
             .timeout_recv_response(settings.response_timeout)
             .max_idle_age(settings.pool_idle_timeout);
-        let builder = tls_settings(builder, &url, &settings)?;
+        let builder = tls_settings(builder, &settings)?;
         let connector = DefaultConnector::new().chain(TickConnector);
         let agent = ureq::Agent::with_parts(
             builder.build(),
             connector,
             ureq::unversioned::resolver::DefaultResolver::default(),
         );
-        Ok(Transport {
+        Ok(Self {
             agent,
             settings,
             base,
@@ -349,10 +351,9 @@ impl Transport {
         }
         let encoding = response.info.header("content-encoding").map(str::trim);
         if let Some(enc) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                format!("unexpected Content-Encoding `{enc}` (the client asks for identity)"),
-            ));
+            return Err(Error::protocol(format!(
+                "unexpected Content-Encoding `{enc}` (the client asks for identity)"
+            )));
         }
         Ok(response)
     }
@@ -422,17 +423,16 @@ fn seed() -> u64 {
 impl Response {
     /// Reads a whole JSON body (bounded by `max_response_size`).
     pub(crate) fn read_body(self, limit: u64) -> Result<(ResponseInfo, Vec<u8>), Error> {
-        let Response { info, mut body } = self;
+        let Self { info, mut body } = self;
         let bytes = body.with_config().limit(limit).read_to_vec().map_err(|e| {
             match map_ureq_error(e, Mode::Json) {
                 // The status line and headers did arrive, so this is not a
                 // connection failure (which says the request may not have been
                 // processed, and is retried): the body was cut short.
-                cut if cut.kind() == ErrorKind::Connect => Error::new(
-                    ErrorKind::Truncated,
-                    "the connection ended before the whole response body arrived",
-                )
-                .with_source(cut),
+                cut if cut.kind() == ErrorKind::Connect => {
+                    Error::truncated("the connection ended before the whole response body arrived")
+                        .with_source(cut)
+                }
                 other => other,
             }
         })?;
@@ -441,11 +441,10 @@ impl Response {
 
     /// The body as a stream, for the SSE parser.
     pub(crate) fn into_stream(self) -> (ResponseInfo, StreamBody) {
-        let Response { info, body } = self;
+        let Self { info, body } = self;
         let body = StreamBody {
             reader: body.into_reader(),
             deadline: None,
-            error: None,
         };
         (info, body)
     }
@@ -462,7 +461,6 @@ impl Response {
     }
 
     fn into_api_error(self) -> Error {
-        let status = self.info.status;
         let info = self.info.clone();
         let body = match self.read_body(MAX_ERROR_BODY) {
             Ok((_, b)) => String::from_utf8_lossy(&b).into_owned(),
@@ -474,67 +472,26 @@ impl Response {
             Some("false") => Some(false),
             _ => None,
         };
-        Error::api_error(api_error_from_body(status, &body, &info, false))
-            .with_retry_hints(retry_after, should_retry)
-    }
-}
-
-/// Builds an [`ApiError`] from an error body, JSON or not.
-pub(crate) fn api_error_from_body(
-    status: u16,
-    body: &str,
-    info: &ResponseInfo,
-    in_stream: bool,
-) -> ApiError {
-    let fields = crate::chat::parse_error_body(body).or_else(|| {
-        in_stream
-            .then(|| crate::chat::parse_flat_error(body))
-            .flatten()
-    });
-    let message = match fields.as_ref().and_then(|f| f.message.clone()) {
-        Some(m) => m,
-        None if body.trim().is_empty() => format!("HTTP {status} with an empty body"),
-        None => {
-            let first = body.trim().lines().next().unwrap_or("").trim();
-            let mut summary: String = first.chars().take(200).collect();
-            if summary.len() < first.len() {
-                summary.push('…');
-            }
-            summary
-        }
-    };
-    let (error_type, code, param) = match fields {
-        Some(f) => (f.kind, f.code, f.param),
-        None => (None, None, None),
-    };
-    ApiError {
-        status,
-        message,
-        error_type,
-        code,
-        param,
-        request_id: info.request_id().map(str::to_string),
-        body: body.to_string(),
-        in_stream,
+        let fields = crate::chat::parse_error_body(&body);
+        let api = ApiError::new(info.status, info.request_id(), body, fields, false);
+        Error::api_error(api).with_retry_hints(retry_after, should_retry)
     }
 }
 
 /// A streaming response body whose reads stop at a deadline.
+///
+/// A failed read's [`io::Error`] carries the typed [`Error`] inside (made
+/// with `io::Error::from`), so the stream layer gets it back intact with
+/// `io::Error::downcast`.
 pub(crate) struct StreamBody {
     reader: ureq::BodyReader<'static>,
     deadline: Option<(Instant, Timeout)>,
-    error: Option<Error>,
 }
 
 impl StreamBody {
     /// From now on, a read that has waited past `at` fails with `which`.
     pub(crate) fn set_deadline(&mut self, deadline: Option<(Instant, Timeout)>) {
         self.deadline = deadline;
-    }
-
-    /// The typed error behind the last failed read.
-    pub(crate) fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
     }
 
     /// Reads the rest of the body so the connection can go back to the
@@ -560,8 +517,7 @@ impl Read for StreamBody {
             // Checked before every read, not only after a quiet tick: bytes
             // that keep arriving (keep-alive comments) must not postpone it.
             if let Some((_, which)) = self.deadline.filter(|(at, _)| Instant::now() >= *at) {
-                self.error = Some(Error::timeout_of(which));
-                return Err(io::Error::new(io::ErrorKind::TimedOut, which.to_string()));
+                return Err(Error::timeout_of(which).into());
             }
             let result = {
                 let _ticking = Ticking::start();
@@ -584,14 +540,11 @@ impl Read for StreamBody {
                                     | io::ErrorKind::BrokenPipe
                             ) =>
                         {
-                            Error::new(ErrorKind::Io, "the connection closed mid-stream")
-                                .with_source(io)
+                            Error::io("the connection closed mid-stream").with_source(io)
                         }
                         other => map_ureq_error(other, Mode::Stream),
                     };
-                    let io_err = io::Error::other(typed.to_string());
-                    self.error = Some(typed);
-                    return Err(io_err);
+                    return Err(typed.into());
                 }
             }
         }
@@ -603,9 +556,9 @@ impl Read for StreamBody {
 struct Ticking;
 
 impl Ticking {
-    fn start() -> Ticking {
+    fn start() -> Self {
         TICKING.with(|t| t.set(true));
-        Ticking
+        Self
     }
 }
 
@@ -733,7 +686,7 @@ fn server_retry_delay(info: &ResponseInfo) -> Option<Duration> {
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP
 /// date format senders may generate (RFC 9110, 5.6.7), into Unix seconds.
-pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
+fn parse_http_date(s: &str) -> Option<u64> {
     let rest = s.split_once(", ")?.1;
     let mut parts = rest.split(' ');
     let day: u64 = parts.next()?.parse().ok()?;
@@ -786,23 +739,20 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             _ if mode == Mode::Stream => Timeout::StreamTotal,
             _ => Timeout::Request,
         }),
-        U::HostNotFound => Error::new(ErrorKind::Connect, "host not found"),
-        U::ConnectionFailed => Error::new(ErrorKind::Connect, "connection failed"),
-        U::ConnectProxyFailed(m) => {
-            Error::new(ErrorKind::Connect, format!("proxy CONNECT failed: {m}"))
-        }
+        U::HostNotFound => Error::connect("host not found"),
+        U::ConnectionFailed => Error::connect("connection failed"),
+        U::ConnectProxyFailed(m) => Error::connect(format!("proxy CONNECT failed: {m}")),
         U::InvalidProxyUrl => Error::config("invalid proxy URL"),
         U::BadUri(m) => Error::config(format!("invalid URL: {m}")),
-        U::BodyExceedsLimit(n) => Error::new(
-            ErrorKind::Protocol,
-            format!("response body exceeds the {n} byte limit"),
-        ),
+        U::BodyExceedsLimit(n) => {
+            Error::protocol(format!("response body exceeds the {n} byte limit"))
+        }
         U::TlsRequired => Error::config("https is required"),
-        U::Tls(m) => Error::new(ErrorKind::Tls, m.to_string()),
+        U::Tls(m) => Error::tls(m.to_string()),
         #[cfg(feature = "tls")]
-        U::Pem(p) => Error::new(ErrorKind::Tls, "invalid PEM").with_source(p),
+        U::Pem(p) => Error::tls("invalid PEM").with_source(p),
         #[cfg(feature = "tls")]
-        U::Rustls(r) => Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(r),
+        U::Rustls(r) => Error::tls("TLS handshake failed").with_source(r),
         U::Io(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
@@ -811,35 +761,33 @@ fn map_ureq_error(e: ureq::Error, mode: Mode) -> Error {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
             | io::ErrorKind::AddrNotAvailable => {
-                Error::new(ErrorKind::Connect, "connection lost before a response").with_source(io)
+                Error::connect("connection lost before a response").with_source(io)
             }
             // rustls reports handshake and certificate failures as
             // `InvalidData` I/O errors; plain HTTP parse errors arrive as
             // `ureq::Error::Protocol` instead.
-            io::ErrorKind::InvalidData => {
-                Error::new(ErrorKind::Tls, "TLS handshake failed").with_source(io)
-            }
+            io::ErrorKind::InvalidData => Error::tls("TLS handshake failed").with_source(io),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Error::timeout_of(Timeout::ResponseHeaders)
             }
-            _ => Error::new(ErrorKind::Io, "I/O error").with_source(io),
+            _ => Error::io("I/O error").with_source(io),
         },
-        U::Protocol(p) => Error::new(ErrorKind::Protocol, "malformed HTTP response").with_source(p),
-        U::Http(h) => Error::new(ErrorKind::Protocol, "invalid HTTP").with_source(h),
-        other => Error::new(ErrorKind::Protocol, "HTTP error").with_source(other),
+        U::Protocol(p) => Error::protocol("malformed HTTP response").with_source(p),
+        U::Http(h) => Error::protocol("invalid HTTP").with_source(h),
+        other => Error::protocol("HTTP error").with_source(other),
     }
 }
 
 /// The parts of a URL the client needs to decide things before any I/O.
-pub(crate) struct Url<'a> {
-    pub(crate) scheme: &'a str,
-    pub(crate) host: &'a str,
+struct Url<'a> {
+    scheme: &'a str,
+    host: &'a str,
 }
 
 impl Url<'_> {
     /// Loopback is decided from the URL alone, never by resolving a name:
     /// `localhost`, 127.0.0.0/8 and `[::1]`.
-    pub(crate) fn is_loopback(&self) -> bool {
+    fn is_loopback(&self) -> bool {
         if self.host.eq_ignore_ascii_case("localhost") {
             return true;
         }
@@ -857,7 +805,7 @@ impl Url<'_> {
     }
 }
 
-pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, Error> {
+fn parse_url(url: &str) -> Result<Url<'_>, Error> {
     let bad = || {
         Error::config(format!(
             "invalid base URL `{url}`: expected http(s)://host[:port]/path"
@@ -939,7 +887,6 @@ fn insecure_http_error(what: &str, host: &str) -> Error {
 #[cfg(feature = "tls")]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     use ureq::tls::{PemItem, RootCerts, TlsConfig};
@@ -968,7 +915,6 @@ fn tls_settings(
 #[cfg(not(feature = "tls"))]
 fn tls_settings(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    _url: &Url<'_>,
     s: &Settings,
 ) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, Error> {
     if s.root_certificates_pem.is_some() {

@@ -168,11 +168,19 @@ mod error;
 mod http;
 mod stream;
 
-pub use chat::*;
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use error::{ApiError, Error, ErrorKind, Timeout};
-pub use http::ResponseInfo;
-pub use stream::{Accumulator, ChatStream};
+// Every item the crate root offers is named here, so a new `pub` item in a module does not
+// silently become root API. The chat types are also reachable as `chatstream::chat::*`.
+pub use crate::chat::{
+    Accumulator, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice,
+    CompletionTokensDetails, Content, ContentPart, Delta, FileRef, FunctionCall, FunctionCallDelta,
+    FunctionDef, ImageUrl, InputAudio, Logprobs, Message, Model, ModelList, PromptTokensDetails,
+    ResponseFormat, Role, Stop, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice,
+    TopLogprob, Usage,
+};
+pub use crate::client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use crate::error::{ApiError, Error, ErrorKind, Timeout};
+pub use crate::http::ResponseInfo;
+pub use crate::stream::ChatStream;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
