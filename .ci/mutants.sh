@@ -11,9 +11,10 @@
 #
 #   sse         src/sse.rs, the parser: its unit tests, tests/sse.rs, the fuzz-property replay
 #               (tests/regressions.rs) and the allocation counts (tests/alloc.rs)
-#   accumulate  the Accumulator (src/stream.rs): unit tests, tests/stream.rs, the replay
-#   stream      the stream driver, the rest of src/stream.rs: unit tests, tests/stream.rs, the
-#               replay (the client against the reference model) and tests/faults.rs
+#   accumulate  the Accumulator (src/chat/accumulate.rs and src/chat/accumulate/): unit tests,
+#               tests/stream.rs, the replay (its properties check the accumulator)
+#   stream      the stream driver (src/stream.rs): unit tests, tests/stream.rs, the replay
+#               (the client against the reference model) and tests/faults.rs
 #   retry       the retry decision, the backoff and the Retry-After parsing in src/http.rs:
 #               unit tests, the retry tests of tests/http.rs and tests/faults.rs
 #
@@ -27,8 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Mutant names (as `--list` shows them) of the accumulator and of the retry logic.
-accumulator='(Accumulator|ChoiceState|ToolCallState)::|first_non_empty|replace append '
+# Mutant names (as `--list` shows them) of the retry logic.
 retry='retry_decision|server_retry_delay|parse_http_date|Transport::(send|backoff|next_random)( |$)'
 
 part=${1:?usage: .ci/mutants.sh PART [cargo-mutants options]}
@@ -39,11 +39,11 @@ case $part in
         targets=(--lib --test=sse --test=regressions --test=alloc)
         ;;
     accumulate)
-        files=(--file src/stream.rs --re "$accumulator")
+        files=(--file src/chat/accumulate.rs --file 'src/chat/accumulate/*.rs')
         targets=(--lib --test=stream --test=regressions)
         ;;
     stream)
-        files=(--file src/stream.rs --exclude-re "$accumulator")
+        files=(--file src/stream.rs)
         targets=(--lib --test=stream --test=regressions --test=faults)
         ;;
     retry)
