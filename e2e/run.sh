@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Runs a command against a live llama-server and always stops the server:
+# Runs a command against a live llama-server and the LiteLLM proxy in front
+# of it, and always stops them:
 #
 #   e2e/run.sh cargo test --release --test e2e -- --include-ignored
 #
-# Starts the server with e2e/start.sh (unless one from an earlier start.sh is
-# still running: that one is used and left running), exports
-# CHATSTREAM_E2E_BASE_URL=http://127.0.0.1:PORT/v1 and CHATSTREAM_E2E_API_KEY
-# to the command, stops the server it started on exit (also on error or
-# Ctrl-C) and exits with the command's status.
+# Starts the servers with e2e/start.sh (unless those of an earlier start.sh
+# are still running: they are used and left running), exports
+# CHATSTREAM_E2E_BASE_URL=http://127.0.0.1:PORT/v1, CHATSTREAM_E2E_API_KEY,
+# CHATSTREAM_E2E_LITELLM_URL and CHATSTREAM_E2E_LITELLM_KEY to the command,
+# stops the servers it started on exit (also on error or Ctrl-C) and exits
+# with the command's status.
 set -euo pipefail
 
 E2E_SCRIPT=e2e/run

@@ -13,6 +13,11 @@
 #       reused on the next run. The build takes 12-30 minutes on 2 cores.
 # 2. A venv in the cache dir with the pinned packages of e2e/requirements.txt
 #    (gguf, numpy), reused while requirements.txt is unchanged.
+# 3. A second venv, CACHE/litellm-venv, with the LiteLLM proxy pinned in
+#    e2e/requirements-litellm.txt (about 3.5 minutes from a cold cache), and
+#    a check that it holds no .pth file but setuptools' own: a .pth file runs
+#    code at every interpreter start, which is how malicious uploads of
+#    some LiteLLM releases ran theirs.
 #
 # Safe to run repeatedly and concurrently (a lock file in the cache dir).
 set -euo pipefail
@@ -131,7 +136,30 @@ find_llama_server() {
     build_llama_server
 }
 
+# The .pth files a clean venv with the LiteLLM requirements holds. Any other
+# one fails the setup and the venv is deleted, so that nothing runs from it.
+E2E_EXPECTED_PTH="distutils-precedence.pth"
+
+check_pth_files() {
+    local venv=$1 found name
+    while IFS= read -r found; do
+        name=$(basename "$found")
+        if [[ " $E2E_EXPECTED_PTH " != *" $name "* ]]; then
+            rm -rf "$venv"
+            e2e_die "unexpected .pth file $found in the LiteLLM venv (venv deleted): \
+a package installed a start-up hook; check the pinned versions in requirements-litellm.txt"
+        fi
+    done < <(find "$venv" -name '*.pth' -print)
+}
+
 ensure_venv "$E2E_VENV" "$E2E_DIR/requirements.txt"
+ensure_venv "$E2E_LITELLM_VENV" "$E2E_DIR/requirements-litellm.txt"
+check_pth_files "$E2E_LITELLM_VENV"
+"$E2E_LITELLM_VENV/bin/python" -c 'import importlib.metadata as m, sys
+want = sys.argv[1]
+have = m.version("litellm")
+sys.exit(0 if have == want else f"litellm {have} installed, {want} pinned")' "$E2E_LITELLM_VERSION" \
+    || e2e_die "the LiteLLM venv does not hold litellm $E2E_LITELLM_VERSION"
 server_bin=$(find_llama_server)
 e2e_log "llama-server: $("$server_bin" --version 2>&1 | head -n 1)"
 printf '%s\n' "$server_bin"

@@ -6,6 +6,11 @@
     util.py wait-health URL PID SECS   wait until GET URL answers 200; fail when
                                        process PID exits or SECS pass
     util.py health URL                 exit 0 when GET URL answers 200 now
+    util.py cut-relay PORT UPSTREAM_PORT BYTES
+                                       relay 127.0.0.1:PORT to 127.0.0.1:UPSTREAM_PORT
+                                       and close each connection once BYTES of the
+                                       upstream's answer have passed: an upstream
+                                       that fails in the middle of a stream
 """
 
 import http.client
@@ -13,6 +18,7 @@ import os
 import secrets
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -69,6 +75,48 @@ def wait_health(url, pid, seconds):
     return 1
 
 
+def cut_relay(port, upstream_port, limit):
+    """Passes each connection on to the upstream, but only the first `limit`
+    bytes of what the upstream answers; then closes both sides. Runs until
+    killed."""
+    def serve(down):
+        try:
+            up = socket.create_connection(("127.0.0.1", upstream_port))
+        except OSError:
+            down.close()
+            return
+
+        def forward():
+            try:
+                while data := down.recv(65536):
+                    up.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=forward, daemon=True).start()
+        passed = 0
+        try:
+            while passed < limit and (data := up.recv(min(65536, limit - passed))):
+                down.sendall(data)
+                passed += len(data)
+        except OSError:
+            pass
+        for s in (up, down):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(16)
+        while True:
+            down, _ = listener.accept()
+            threading.Thread(target=serve, args=(down,), daemon=True).start()
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "free-port" and len(argv) == 2:
@@ -81,6 +129,9 @@ def main(argv):
         return wait_health(argv[2], int(argv[3]), float(argv[4]))
     if cmd == "health" and len(argv) == 3:
         return 0 if health_status(argv[2]) == 200 else 1
+    if cmd == "cut-relay" and len(argv) == 5:
+        cut_relay(int(argv[2]), int(argv[3]), int(argv[4]))
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

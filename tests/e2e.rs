@@ -1,6 +1,7 @@
-//! End-to-end tests against a real OpenAI-compatible server: llama.cpp's
+//! End-to-end tests against real OpenAI-compatible servers: llama.cpp's
 //! `llama-server` on 127.0.0.1, serving the tiny random-weight model that
-//! `e2e/gen_model.py` writes. See `e2e/README.md`.
+//! `e2e/gen_model.py` writes, and the LiteLLM proxy in front of it (the
+//! `litellm_*` tests). See `e2e/README.md`.
 //!
 //! Every test is `#[ignore]`d, so the default `cargo test` lists them without
 //! running them. Run them with a server:
@@ -9,8 +10,10 @@
 //! e2e/run.sh cargo test --release --test e2e -- --include-ignored
 //! ```
 //!
-//! or against a server started by hand, with
-//! `CHATSTREAM_E2E_BASE_URL=http://127.0.0.1:PORT/v1 CHATSTREAM_E2E_API_KEY=KEY`.
+//! or against servers started by hand, with
+//! `CHATSTREAM_E2E_BASE_URL=http://127.0.0.1:PORT/v1 CHATSTREAM_E2E_API_KEY=KEY`
+//! (llama-server) and `CHATSTREAM_E2E_LITELLM_URL`, `CHATSTREAM_E2E_LITELLM_KEY`
+//! (LiteLLM).
 //! A missing variable fails the test: these tests never skip.
 //!
 //! The model was built so that requests can force behaviours (see the table
@@ -19,13 +22,13 @@
 //! call, and without a bias every generation runs into `max_tokens`.
 
 use std::borrow::Cow;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chatstream::{
     ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, Message, ResponseFormat,
@@ -48,7 +51,8 @@ fn env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => value,
         _ => panic!(
-            "{name} is not set. These tests need a running llama-server: run \
+            "{name} is not set. These tests need a running llama-server and \
+             LiteLLM proxy: run \
              `e2e/run.sh cargo test --release --test e2e -- --include-ignored` \
              (see e2e/README.md)"
         ),
@@ -864,32 +868,462 @@ fn request_after_idle_keep_alive_timeout_still_works() {
     }
 }
 
+/// How many of the server's slots are processing a request, from its `/slots` endpoint.
+fn busy_slots() -> usize {
+    let url = base_url();
+    let origin = url.trim_end_matches('/').trim_end_matches("/v1");
+    let authority = origin.strip_prefix("http://").expect("an http:// base URL");
+    let mut connection = TcpStream::connect(authority).expect("connect for /slots");
+    connection
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let head = format!(
+        "GET /slots HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\n\
+         Connection: close\r\n\r\n",
+        api_key()
+    );
+    connection.write_all(head.as_bytes()).expect("send /slots");
+    let mut response = Vec::new();
+    connection.read_to_end(&mut response).expect("read /slots");
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "/slots: {head}");
+    // `Connection: close`, so the body is either plain or chunked; the JSON array is the part
+    // between the first `[` and the last `]` either way (chunk sizes are hex digits outside it).
+    let json =
+        &body[body.find('[').expect("a JSON array")..=body.rfind(']').expect("a JSON array")];
+    let slots: Value = serde_json::from_str(json).expect("/slots is JSON");
+    let slots = slots.as_array().expect("/slots is an array");
+    assert_eq!(slots.len(), SLOTS as usize, "{slots:?}");
+    slots
+        .iter()
+        .filter(|slot| slot["is_processing"] == true)
+        .count()
+}
+
+/// Polls `/slots` until every slot is processing; fails after `limit`.
+fn wait_for_all_slots_busy(limit: Duration) {
+    let start = Instant::now();
+    loop {
+        if busy_slots() == SLOTS as usize {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the slots were not all busy after {limit:?}"
+        );
+        // Polling the server's state (not ordering events by time): ask again shortly.
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn requests_queued_behind_busy_slots_still_work() {
-    // With all slots busy, llama-server queues a request and sends its
-    // response headers only when a slot frees up: a client read timeout
-    // shorter than that wait must not fail the request.
+    // With all slots busy, llama-server queues a request and sends its response headers only
+    // when a slot frees up. The stream idle timeout (between events) is far shorter than that
+    // wait and must not fail the request: the wait for the headers is bounded by the response
+    // timeout alone. No retries, so a timeout cannot hide behind a second attempt.
+    const IDLE: Duration = Duration::from_secs(1);
+    const LIMIT: Duration = Duration::from_secs(60);
     let busy: Vec<_> = (0..SLOTS)
         .map(|_| {
             thread::spawn(|| {
                 let long = request("Talk for a while.")
                     .logit_bias(EOS, -100.0)
-                    .max_tokens(600);
+                    .max_tokens(150);
                 chat(&client(), &long).finish_reason().map(str::to_owned)
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(200));
-    let client = client();
-    let (_, streamed) = stream(&client, &request("Hi").max_tokens(3));
+    wait_for_all_slots_busy(LIMIT);
+    let queued = Client::builder()
+        .base_url(base_url())
+        .api_key(api_key())
+        .max_retries(0)
+        .response_timeout(LIMIT)
+        .request_timeout(Some(LIMIT))
+        .stream_idle_timeout(IDLE)
+        .build()
+        .expect("client");
+    let plain = thread::spawn(move || {
+        let started = Instant::now();
+        let reply = queued.chat(&request("Hi").max_tokens(3));
+        (
+            reply.map(|c| c.finish_reason().map(str::to_owned)),
+            started.elapsed(),
+        )
+    });
+    let queued = Client::builder()
+        .base_url(base_url())
+        .api_key(api_key())
+        .max_retries(0)
+        .response_timeout(LIMIT)
+        .stream_idle_timeout(IDLE)
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let mut first_chunk = None;
+    let streamed = queued
+        .chat_stream(&request("Hi").max_tokens(3), |_| {
+            first_chunk.get_or_insert_with(|| started.elapsed());
+            ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("the queued stream failed: {e}"));
     assert_eq!(streamed.finish_reason(), Some("length"));
-    let plain = chat(&client, &request("Hi").max_tokens(3));
-    assert_eq!(plain.finish_reason(), Some("length"));
+    let waited = first_chunk.expect("chunks arrived");
+    assert!(
+        waited > IDLE,
+        "the stream was answered after {waited:?}: not queued long enough to show that the \
+         idle timeout ({IDLE:?}) does not bound the wait for the headers"
+    );
+    let (plain, took) = plain.join().expect("plain request");
+    assert_eq!(
+        plain
+            .unwrap_or_else(|e| panic!("the queued plain request failed: {e}"))
+            .as_deref(),
+        Some("length")
+    );
+    assert!(
+        took > IDLE,
+        "the plain request was answered after {took:?}: not queued"
+    );
     for handle in busy {
         assert_eq!(
             handle.join().expect("busy request").as_deref(),
             Some("length")
         );
+    }
+}
+
+// ---- LiteLLM in front of llama-server ------------------------------------------------
+//
+// The same checks through the LiteLLM proxy that `e2e/start.sh` runs in front
+// of llama-server. LiteLLM rewrites every chunk; each test states what it
+// changes (see "LiteLLM" in `e2e/README.md`).
+
+/// The name LiteLLM's config gives the llama-server model; LiteLLM answers
+/// with it in `model`, not with llama-server's alias.
+const LITELLM_MODEL: &str = "tiny-litellm";
+/// The same model reached through a relay that closes every connection after
+/// the first 3000 bytes of llama-server's answer.
+const LITELLM_CUT_MODEL: &str = "tiny-litellm-cut";
+
+fn litellm_url() -> String {
+    env("CHATSTREAM_E2E_LITELLM_URL")
+}
+
+fn litellm() -> Client {
+    Client::builder()
+        .base_url(litellm_url())
+        .api_key(env("CHATSTREAM_E2E_LITELLM_KEY"))
+        .build()
+        .expect("client")
+}
+
+fn litellm_request(text: &str) -> ChatRequest {
+    ChatRequest::new(LITELLM_MODEL, user(text))
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_plain_completion() {
+    let completion = chat(
+        &litellm(),
+        &litellm_request("Tell me a story.").max_tokens(16),
+    );
+    assert_eq!(completion.model, LITELLM_MODEL, "LiteLLM's alias in model");
+    assert_eq!(completion.object, "chat.completion");
+    assert_eq!(completion.choices.len(), 1);
+    assert!(!completion.content().is_empty());
+    assert_eq!(completion.finish_reason(), Some("length"));
+    let usage = completion.usage.as_ref().expect("usage");
+    assert_eq!(usage.completion_tokens, Some(16));
+    assert!(usage.prompt_tokens.unwrap_or(0) > 0, "{usage:?}");
+    assert_eq!(
+        usage.total_tokens,
+        Some(usage.prompt_tokens.unwrap() + 16),
+        "{usage:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_streamed_and_plain_agree_at_temperature_zero() {
+    let client = litellm();
+    let request = litellm_request("Say the same thing twice.")
+        .temperature(0.0)
+        .max_tokens(24);
+    let plain = chat(&client, &request);
+    let (chunks, streamed) = stream(&client, &request);
+    assert!(!plain.content().is_empty());
+    assert_eq!(streamed.content(), plain.content());
+    assert_eq!(streamed.content(), streamed_text(&chunks, 0));
+    assert_eq!(streamed.finish_reason(), Some("length"));
+    assert_eq!(plain.finish_reason(), Some("length"));
+    // Every chunk carries LiteLLM's alias; the role chunk has no content key
+    // (llama-server's `"content": null` is dropped).
+    assert!(chunks.iter().all(|c| c.model == LITELLM_MODEL));
+    assert_eq!(streamed.model, LITELLM_MODEL);
+    let first = &chunks[0].choices[0].delta;
+    assert_eq!(first.role.as_ref().map(Role::as_str), Some("assistant"));
+    assert_eq!(first.content, None);
+    // And llama-server's `timings` do not come through in the chunks.
+    assert!(chunks.iter().all(|c| !c.extra.contains_key("timings")));
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_streamed_usage_chunk_has_a_choice() {
+    let client = litellm();
+    let request = litellm_request("Tell me a story.").max_tokens(12);
+    let (chunks, completion) = stream(&client, &request);
+
+    // LiteLLM's usage chunk is not OpenAI's `"choices": []`: it carries one
+    // choice with an empty delta and no finish reason.
+    let last = chunks.last().expect("chunks");
+    assert!(last.usage.is_some(), "{last:?}");
+    assert_eq!(last.choices.len(), 1, "{last:?}");
+    assert_eq!(last.choices[0].index, 0);
+    assert_eq!(last.choices[0].finish_reason, None);
+    assert_eq!(last.choices[0].delta.content, None);
+    assert_eq!(chunks.iter().filter(|c| c.usage.is_some()).count(), 1);
+    // That empty choice changes nothing in the accumulated completion.
+    assert_eq!(completion.choices.len(), 1);
+    assert_eq!(completion.finish_reason(), Some("length"));
+    assert_eq!(completion.content(), streamed_text(&chunks, 0));
+
+    let usage = completion.usage.as_ref().expect("usage of the stream");
+    assert_eq!(usage.completion_tokens, Some(12));
+    let plain = chat(&client, &request);
+    let plain_usage = plain.usage.as_ref().expect("usage");
+    assert_eq!(usage.prompt_tokens, plain_usage.prompt_tokens);
+    assert_eq!(usage.completion_tokens, plain_usage.completion_tokens);
+    assert_eq!(usage.total_tokens, plain_usage.total_tokens);
+
+    // Without stream_options LiteLLM sends no usage either.
+    let no_usage = Client::builder()
+        .base_url(litellm_url())
+        .api_key(env("CHATSTREAM_E2E_LITELLM_KEY"))
+        .stream_usage(false)
+        .build()
+        .expect("client");
+    let (chunks, completion) = stream(&no_usage, &request);
+    assert!(chunks.iter().all(|c| c.usage.is_none()));
+    assert_eq!(completion.usage, None);
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_max_tokens_gives_finish_reason_length() {
+    let client = litellm();
+    for request in [
+        litellm_request("Ramble on.").max_tokens(5),
+        litellm_request("Ramble on.").max_completion_tokens(5),
+    ] {
+        let plain = chat(&client, &request);
+        assert_eq!(plain.finish_reason(), Some("length"));
+        assert_eq!(plain.usage.and_then(|u| u.completion_tokens), Some(5));
+        let (_, streamed) = stream(&client, &request);
+        assert_eq!(streamed.finish_reason(), Some("length"));
+        assert_eq!(streamed.usage.and_then(|u| u.completion_tokens), Some(5));
+    }
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_forced_tool_call() {
+    let client = litellm();
+    let request = ChatRequest::new(LITELLM_MODEL, user("What is the weather in Paris?"))
+        .tool(weather_tool())
+        .logit_bias(TOOL_CALL, 100.0)
+        .max_tokens(400);
+
+    let plain = chat(&client, &request);
+    assert_eq!(plain.finish_reason(), Some("tool_calls"));
+    assert_eq!(plain.tool_calls().len(), 1, "{:?}", plain.tool_calls());
+    assert_weather_call(&plain.tool_calls()[0]);
+
+    let (chunks, streamed) = stream(&client, &request);
+    assert_eq!(streamed.finish_reason(), Some("tool_calls"));
+    let calls = streamed.tool_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_weather_call(&calls[0]);
+    // The fragments still add up: id and name once, arguments in pieces.
+    let deltas: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .flat_map(|c| &c.delta.tool_calls)
+        .collect();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    assert_eq!(deltas[0].id.as_deref(), Some(calls[0].id.as_str()));
+    let arguments: String = deltas
+        .iter()
+        .filter_map(|d| d.function.as_ref()?.arguments.as_deref())
+        .collect();
+    assert_eq!(arguments, calls[0].function.arguments);
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_response_format_json_schema() {
+    let client = litellm();
+    let schema = json!({
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": false
+    });
+    let request = litellm_request("Is everything ok?")
+        .response_format(ResponseFormat::json_schema("status", schema))
+        .max_tokens(200);
+    let plain = chat(&client, &request);
+    let (_, streamed) = stream(&client, &request);
+    for completion in [plain, streamed] {
+        let content = completion.content();
+        let value: Value = serde_json::from_str(&content)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
+        let object = value.as_object().expect("an object");
+        assert_eq!(object.len(), 1, "{value}");
+        assert!(object["ok"].is_boolean(), "{value}");
+        assert_eq!(completion.finish_reason(), Some("stop"));
+    }
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_models_lists_its_aliases() {
+    let models = litellm().models().expect("models");
+    let mut ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
+    ids.sort_unstable();
+    // Its own names only: llama-server's alias is not listed.
+    assert_eq!(ids, [LITELLM_MODEL, LITELLM_CUT_MODEL], "{models:?}");
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_wrong_key_gives_400_without_a_database() {
+    // With a master key but no database, LiteLLM cannot look a wrong key up
+    // and answers 400 (not 401), with the status as a string code.
+    let wrong = Client::builder()
+        .base_url(litellm_url())
+        .api_key("sk-wrong")
+        .build()
+        .expect("client");
+    let request = litellm_request("Hello?").max_tokens(2);
+    for err in [
+        expect_api_error(wrong.chat(&request), 400),
+        expect_api_error(
+            wrong.chat_stream(&request, |_| ControlFlow::Continue(())),
+            400,
+        ),
+        expect_api_error(wrong.models(), 400),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.message, "No connected db.");
+        assert_eq!(api.error_type.as_deref(), Some("no_db_connection"));
+        assert_eq!(api.code.as_deref(), Some("400"));
+        assert!(!api.in_stream);
+        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
+    }
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_relays_upstream_errors() {
+    let client = litellm();
+    // Found by llama-server before streaming: a plain 400 (also when
+    // streaming), llama-server's message wrapped in LiteLLM's text, code "400".
+    let too_many = litellm_request("Hi").n(SLOTS + 1).max_tokens(2);
+    for err in [
+        expect_api_error(client.chat(&too_many), 400),
+        expect_api_error(
+            client.chat_stream(&too_many, |_| ControlFlow::Continue(())),
+            400,
+        ),
+    ] {
+        let api = err.api().unwrap();
+        assert_eq!(api.error_type.as_deref(), Some("invalid_request_error"));
+        assert_eq!(api.code.as_deref(), Some("400"));
+        assert!(
+            api.message.contains("'n'") && api.message.contains("LiteLLM"),
+            "{api:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_upstream_failure_mid_stream_is_an_in_stream_error() {
+    // The upstream connection closes after a few chunks: LiteLLM sends
+    // `data: {"error": {...}}` with code "500" and ends the stream without
+    // `[DONE]`. The client reports an API error from inside the stream and
+    // hands back what arrived before it.
+    let request = ChatRequest::new(LITELLM_CUT_MODEL, user("Talk for a while."))
+        .logit_bias(EOS, -100.0)
+        .max_tokens(300);
+    let mut seen = String::new();
+    let result = litellm().chat_stream(&request, |chunk| {
+        seen.push_str(chunk.content());
+        ControlFlow::Continue(())
+    });
+    let err = result.expect_err("the stream was cut upstream");
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    let api = err.api().expect("api error details");
+    assert!(api.in_stream, "{api:?}");
+    assert_eq!(api.status, 200);
+    assert_eq!(api.code.as_deref(), Some("500"));
+    assert!(api.message.contains("APIConnectionError"), "{api:?}");
+    // How many chunks LiteLLM forwards before the error varies (1 to 10
+    // seen), but its role chunk always comes first.
+    let partial = err.partial().expect("what arrived before the error");
+    assert_eq!(partial.model, LITELLM_CUT_MODEL);
+    assert_eq!(partial.choices.len(), 1, "{partial:?}");
+    assert_eq!(partial.choices[0].message.role.as_str(), "assistant");
+    assert_eq!(partial.content(), seen);
+    assert_eq!(partial.finish_reason(), None);
+}
+
+#[test]
+#[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
+fn litellm_n_two_streamed_loses_finish_reasons() {
+    let client = litellm();
+    let request = litellm_request("Two answers, please.")
+        .n(2)
+        .max_tokens(8)
+        .seed(7);
+    let (chunks, streamed) = stream(&client, &request);
+    let choices = || chunks.iter().flat_map(|c| &c.choices);
+
+    // LiteLLM forwards one role chunk only (choice 1's in every run seen:
+    // llama-server sends that one first) and only the first finish reason
+    // it sees, always as choice 0's: the other one is lost.
+    let roles: Vec<u64> = choices()
+        .filter(|c| c.delta.role.is_some())
+        .map(|c| c.index)
+        .collect();
+    assert_eq!(roles.len(), 1, "role chunks of choices {roles:?}");
+    let finishes: Vec<(u64, &str)> = choices()
+        .filter_map(|c| Some((c.index, c.finish_reason.as_deref()?)))
+        .collect();
+    assert_eq!(finishes, [(0, "length")], "finish reasons");
+
+    // The text of both choices still arrives and accumulates by index; the
+    // role of choice 0 defaults to assistant; choice 1 has no finish reason.
+    assert_eq!(streamed.choices.len(), 2);
+    for (i, choice) in streamed.choices.iter().enumerate() {
+        assert_eq!(choice.index, i as u64);
+        assert_eq!(choice.message.role.as_str(), "assistant");
+        assert!(!choice.message.text().is_empty());
+        assert_eq!(choice.message.text(), streamed_text(&chunks, i as u64));
+    }
+    assert_eq!(streamed.choices[0].finish_reason.as_deref(), Some("length"));
+    assert_eq!(streamed.choices[1].finish_reason, None);
+
+    // Not streamed, both choices are complete.
+    let plain = chat(&client, &request);
+    assert_eq!(plain.choices.len(), 2);
+    for choice in &plain.choices {
+        assert_eq!(choice.finish_reason.as_deref(), Some("length"));
     }
 }

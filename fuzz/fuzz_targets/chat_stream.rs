@@ -6,7 +6,7 @@
 //!
 //! Input layout: the first byte is the mode. Even: the rest is the event stream as it is
 //! (seeds: fixtures with a `\0` prefix). Odd: the rest drives a generator of chunk-shaped
-//! JSON events. The properties live in `props/chat.rs`, which `tests/regressions.rs` replays.
+//! JSON events. The properties live in `props/chat.rs`, which `tests/it/regressions.rs` replays.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

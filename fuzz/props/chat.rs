@@ -1,5 +1,5 @@
 //! The chat-layer properties, shared by the `chat_stream` and `chat_http` fuzz targets and the
-//! stable replay test (`tests/regressions.rs` includes this file with `#[path]`).
+//! stable test suite (`tests/it/main.rs` includes this file with `#[path]`).
 //!
 //! A stream is split into SSE events with the public parser. Every `data` payload goes through
 //! the public decoders (`ChatChunk`, `ChatCompletion`, `Message`, `Usage`, `ToolCall`,
@@ -204,6 +204,71 @@ struct ExpectedChoice {
     arguments_len: usize,
     /// Number of tool call fragments.
     fragments: usize,
+    /// The tool calls, merged fragment by fragment by the reference model below.
+    calls: Vec<ExpectedCall>,
+}
+
+/// One tool call as the documented merge rules build it.
+#[derive(Debug)]
+struct ExpectedCall {
+    index: Option<u64>,
+    id: String,
+    kind: String,
+    name: String,
+    arguments: String,
+}
+
+/// The reference model of tool-call merging, written from the rules on `Accumulator::push`:
+/// a fragment with an `index` continues the latest call of that index unless both have
+/// different non-empty ids; without an index, a known non-empty id continues its call, an
+/// unknown one starts a call, and no id continues the last call. `id`, `type` and
+/// `function.name` are the first non-empty ones; `arguments` pieces are concatenated.
+fn merge_expected_call(calls: &mut Vec<ExpectedCall>, fragment: &chatstream::ToolCallDelta) {
+    let id = fragment.id.clone().filter(|id| !id.is_empty());
+    let mut continued = None;
+    for (position, call) in calls.iter().enumerate().rev() {
+        let matches = match (fragment.index, &id) {
+            (Some(index), _) => call.index == Some(index),
+            (None, Some(id)) => call.id == *id,
+            (None, None) => true,
+        };
+        if matches {
+            continued = Some(position);
+            break;
+        }
+    }
+    if let (Some(position), Some(_), Some(id)) = (continued, fragment.index, &id) {
+        let known = &calls[position].id;
+        if !known.is_empty() && known != id {
+            continued = None; // the same index with another id: a new call
+        }
+    }
+    let position = continued.unwrap_or_else(|| {
+        calls.push(ExpectedCall {
+            index: fragment.index,
+            id: String::new(),
+            kind: String::new(),
+            name: String::new(),
+            arguments: String::new(),
+        });
+        calls.len() - 1
+    });
+    let call = &mut calls[position];
+    let first = |slot: &mut String, value: Option<&String>| {
+        if let Some(value) = value {
+            if slot.is_empty() {
+                slot.clone_from(value);
+            }
+        }
+    };
+    first(&mut call.id, id.as_ref());
+    first(&mut call.kind, fragment.kind.as_ref());
+    if let Some(function) = &fragment.function {
+        first(&mut call.name, function.name.as_ref());
+        if let Some(arguments) = &function.arguments {
+            call.arguments.push_str(arguments);
+        }
+    }
 }
 
 fn append(acc: &mut Option<String>, piece: Option<&String>) {
@@ -260,6 +325,7 @@ pub fn check_accumulator(chunks: &[ChatChunk]) -> ChatCompletion {
                 state.finish_reason.clone_from(&choice.finish_reason);
             }
             for fragment in &delta.tool_calls {
+                merge_expected_call(&mut state.calls, fragment);
                 state.fragments += 1;
                 state.arguments_len += fragment
                     .function
@@ -356,6 +422,42 @@ pub fn check_accumulator(chunks: &[ChatChunk]) -> ChatCompletion {
             "choice {index}: every arguments fragment lands in exactly one call"
         );
         assert!(message.tool_calls.len() <= expected.fragments);
+        let got: Vec<(&str, &str, &str, &str)> = message
+            .tool_calls
+            .iter()
+            .map(|call| {
+                let function = &call.function;
+                (
+                    call.id.as_str(),
+                    call.kind.as_str(),
+                    function.name.as_str(),
+                    function.arguments.as_str(),
+                )
+            })
+            .collect();
+        let want: Vec<(&str, &str, &str, &str)> = expected
+            .calls
+            .iter()
+            .map(|call| {
+                let kind = if call.kind.is_empty() {
+                    "function"
+                } else {
+                    call.kind.as_str()
+                };
+                (
+                    call.id.as_str(),
+                    kind,
+                    call.name.as_str(),
+                    call.arguments.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got, want,
+            "choice {index}: tool calls (id, type, name, arguments) merged by index, in the \
+             order their first fragment came: {:?}",
+            expected.calls
+        );
     }
     completion
 }

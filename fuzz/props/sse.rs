@@ -1,14 +1,14 @@
-//! The `sse_split` properties, shared by the fuzz target and the stable replay test
-//! (`tests/regressions.rs` includes this file with `#[path]`).
+//! The `sse_split` properties, shared by the fuzz target and the stable test suite
+//! (`tests/it/main.rs` includes this file with `#[path]`; nothing here includes test code).
 //!
 //! For any bytes and any split plan: no panic, feeding never fails below the size limit,
 //! the result is the same whatever the split (whole input, one byte per feed, the plan),
-//! and it equals the naive oracle's (`tests/support/naive_sse.rs`).
+//! and it equals the naive oracle's (`naive_sse.rs`, beside this file).
 
 use chatstream::sse::{Eof, Parser, Status};
 
-#[path = "../../tests/support/naive_sse.rs"]
-mod naive_sse;
+#[path = "naive_sse.rs"]
+pub mod naive_sse;
 
 use naive_sse::{NaiveEvent, NaiveOutcome};
 

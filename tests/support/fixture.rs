@@ -6,7 +6,7 @@
 //! drives the parser through `Parser::feed`, `Parser::feed_all` and `EventReader`,
 //! and offers one `check` that demands the identical transcript from every plan and driver.
 //!
-//! `UPDATE_FIXTURES=1 cargo test --test sse` rewrites every `.json` from the parser's
+//! `UPDATE_FIXTURES=1 cargo test --test it sse::` rewrites every `.json` from the parser's
 //! whole-input result (keeping `description` and `max_event_size`); review the diff.
 
 use std::collections::BTreeSet;
@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use chatstream::sse::{Eof, Error, EventReader, Parser, ReadError, Status};
 use serde_json::Value;
+
+use super::rng::SplitMix64;
 
 /// Fixtures up to this size are split at every position; larger ones only near interesting bytes.
 pub const EVERY_SPLIT_MAX_LEN: usize = 4096;
@@ -82,18 +84,54 @@ pub struct Fixture {
 
 /// The fixture root, `fixtures/sse`.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("sse")
+    repo_path("fixtures/sse")
+}
+
+/// The repository directory `relative` (e.g. `fixtures/chat`).
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The one fixture walker: every file under `dir` (all subdirectories), sorted.
+///
+/// Panics when `dir` is missing or holds no file, so a test built on a walk can never pass by
+/// finding nothing (a moved directory, a bad checkout or merge).
+#[track_caller]
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("readable directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(!files.is_empty(), "{} holds no file", dir.display());
+    files.sort();
+    files
+}
+
+/// The files under `dir` whose name ends in `.EXT`, sorted; panics when there is none.
+#[track_caller]
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let files: Vec<PathBuf> = files_under(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == ext))
+        .collect();
+    assert!(!files.is_empty(), "{} holds no .{ext} file", dir.display());
+    files
 }
 
 /// Every fixture under `fixtures/sse/**`, sorted by name.
 /// Panics on a `.sse` without its `.json` or the other way round, and on any other file.
 pub fn all() -> Vec<Fixture> {
     let root = root();
-    let mut files = Vec::new();
-    collect_files(&root, &mut files);
-    files.sort();
+    let files = files_under(&root);
 
     let mut fixtures = Vec::new();
     for path in &files {
@@ -116,18 +154,6 @@ pub fn all() -> Vec<Fixture> {
         }
     }
     fixtures
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.expect("readable directory entry").path();
-        if path.is_dir() {
-            collect_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
 }
 
 fn load(root: &Path, sse_path: &Path, json_path: &Path) -> Fixture {
@@ -286,26 +312,6 @@ impl Fixture {
 
 // ---------------------------------------------------------------------------------------------
 // Split plans.
-
-/// splitmix64: a tiny, well-mixed, seedable PRNG (deterministic tests without a dependency).
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A number in `0..n` (`n > 0`; the modulo bias is irrelevant here).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
 
 /// One way of cutting a stream into feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,9 @@
 #![allow(dead_code)]
 
 pub mod bodies;
+pub mod cpu_time;
+pub mod fixture;
+pub mod rng;
 mod script;
 mod tls;
 

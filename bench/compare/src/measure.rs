@@ -1,61 +1,13 @@
 //! Clocks, an allocation counter and medians.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Counts allocations (`alloc`, `alloc_zeroed` and `realloc`) while counting is switched on.
-///
-/// The bench runs on one thread, so a global switch is enough; when it is off the only cost is
-/// one relaxed load per allocation, the same for every contender.
-pub struct CountingAllocator;
+// The allocation counter of the test suite (owned by `tests/alloc/`), so the figures here and
+// the zero-allocation test count the same way.
+#[path = "../../../tests/alloc/counting_allocator.rs"]
+mod counting_allocator;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-fn note_allocation() {
-    if COUNTING.load(Ordering::Relaxed) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-/// Runs `f` once and returns its result and the number of allocations it made.
-pub fn count_allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.store(true, Ordering::SeqCst);
-    let out = f();
-    COUNTING.store(false, Ordering::SeqCst);
-    (out, ALLOCATIONS.load(Ordering::Relaxed) - before)
-}
-
-/// Allocations counted so far (only moves while [`count_allocations`] runs): lets a counted pass
-/// attribute its allocations to phases.
-pub fn allocations_so_far() -> u64 {
-    ALLOCATIONS.load(Ordering::Relaxed)
-}
+pub use counting_allocator::{CountingAllocator, allocations_so_far, count_allocations};
 
 /// CPU time (user + system) consumed by the calling thread, in seconds.
 pub fn thread_cpu_seconds() -> f64 {

@@ -5,7 +5,7 @@
 //! `Client::from_env` is not tested here: environment variables are process-wide and these
 //! tests run in parallel; the builder it presets is tested instead.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::ops::ControlFlow;

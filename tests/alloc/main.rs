@@ -1,86 +1,44 @@
 //! Zero allocations in steady state: after one warm-up pass, parsing a stream again allocates
 //! nothing, whether fed directly, with invalid UTF-8 (the lossy path), or through `EventReader`.
 //!
-//! This is its own test binary because it installs a counting `#[global_allocator]`.
+//! This is its own test binary because it installs a counting `#[global_allocator]`
+//! (`counting_allocator.rs`, shared with `bench/compare`).
 //! Only allocations made by the current thread while counting is switched on are counted, so the
 //! test harness's other threads cannot disturb the result.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting_allocator;
+
 use std::io::{self, Read};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chatstream::sse::{Eof, EventReader, Parser, Status};
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // `const` initialization: reading it never allocates (important inside the allocator).
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; counting has
-// no effect on the returned memory.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting_allocator::{CountingAllocator, count_allocations};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Runs `f` and returns how many allocations (including reallocations) this thread made.
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.set(true);
-    f();
-    COUNTING.set(false);
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    count_allocations(f).1
 }
 
 /// Realistic streams: recorded provider shapes plus one using every field (event, id, retry).
 const STREAMS: &[(&str, &[u8])] = &[
     (
         "openai-content",
-        include_bytes!("../fixtures/sse/recorded/openai-content.sse"),
+        include_bytes!("../../fixtures/sse/recorded/openai-content.sse"),
     ),
     (
         "openai-tool-calls",
-        include_bytes!("../fixtures/sse/recorded/openai-tool-calls.sse"),
+        include_bytes!("../../fixtures/sse/recorded/openai-tool-calls.sse"),
     ),
     (
         "openrouter-keepalive",
-        include_bytes!("../fixtures/sse/recorded/openrouter-keepalive.sse"),
+        include_bytes!("../../fixtures/sse/recorded/openrouter-keepalive.sse"),
     ),
     (
         "responses",
-        include_bytes!("../fixtures/sse/recorded/openai-responses-event-error.sse"),
+        include_bytes!("../../fixtures/sse/recorded/openai-responses-event-error.sse"),
     ),
     (
         "all-fields",

@@ -2,7 +2,7 @@
 //! certificates (`support::TestCert`, tests/support/certs/), and the client must verify them.
 #![cfg(feature = "tls")]
 
-mod support;
+use crate::support;
 
 use std::ops::ControlFlow;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //!
 //! - Every recorded fixture (`fixtures/sse/recorded/*.sse`) in several HTTP chunkings gives the
 //!   result in `fixtures/chat/NAME.completion.json` (format in `fixtures/README.md`, "Expected
-//!   completions"); `UPDATE_FIXTURES=1 cargo test --test stream` rewrites those files from the
+//!   completions"); `UPDATE_FIXTURES=1 cargo test --test it stream::` rewrites those files from the
 //!   whole-body run (review every change by hand: the files are the oracle).
 //! - Bytes reach the caller as they arrive: the server sends the next event only after the test
 //!   has seen the previous one, so a client that buffers fails on the support code's bounded
@@ -12,11 +12,9 @@
 //!
 //! No test sleeps to order events; the only time limits are the client timeouts under test.
 
-mod support;
+use crate::support;
 
-#[allow(dead_code)]
-#[path = "support/fixture.rs"]
-mod fixture;
+use crate::support::fixture;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -203,7 +201,7 @@ fn stem(f: &Fixture) -> &str {
 }
 
 fn chat_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/chat")
+    fixture::repo_path("fixtures/chat")
 }
 
 fn completion_path(f: &Fixture) -> PathBuf {
@@ -325,8 +323,8 @@ fn recorded_fixtures_accumulate_to_their_completion_files() {
     let mut failures = Vec::new();
 
     // A completion file must belong to a recorded stream.
-    for entry in std::fs::read_dir(chat_dir()).expect("fixtures/chat exists") {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+    for path in fixture::files_under(&chat_dir()) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let Some(stem_name) = name.strip_suffix(".completion.json") else {
             failures.push(format!(
                 "fixtures/chat/{name}: not a NAME.completion.json file"
@@ -420,6 +418,138 @@ fn recorded_fixtures_accumulate_to_their_completion_files() {
     assert!(
         checked >= 13,
         "only {checked} recorded chat streams were checked"
+    );
+}
+
+/// One choice as [`independent_choices`] accumulates it.
+#[derive(Debug, Default, PartialEq)]
+struct RawChoice {
+    content: String,
+    finish_reason: Option<String>,
+    /// `(index, id, name, arguments)`, in the order each index first appeared.
+    tool_calls: Vec<(u64, String, String, String)>,
+}
+
+/// A second, deliberately plain accumulation of a recorded stream, straight from the raw JSON
+/// of its `data` payloads (no `chatstream` type involved): per choice index the concatenated
+/// content, the last finish reason, and the tool calls merged by `index`. It covers the shapes
+/// the recorded streams use (every tool-call fragment has an index), so that the completion
+/// files are checked against something the code under test did not compute.
+fn independent_choices(events: &[fixture::Dispatched]) -> BTreeMap<u64, RawChoice> {
+    let mut choices: BTreeMap<u64, RawChoice> = BTreeMap::new();
+    for event in events {
+        if event.data == "[DONE]" {
+            break;
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
+            continue;
+        };
+        let listed = chunk["choices"].as_array().cloned().unwrap_or_default();
+        for choice in listed {
+            let index = choice["index"].as_u64().expect("a choice index");
+            let state = choices.entry(index).or_default();
+            let delta = &choice["delta"];
+            state.content += delta["content"].as_str().unwrap_or("");
+            if let Some(reason) = choice["finish_reason"].as_str() {
+                state.finish_reason = Some(reason.to_owned());
+            }
+            for fragment in delta["tool_calls"].as_array().into_iter().flatten() {
+                let at = fragment["index"]
+                    .as_u64()
+                    .expect("recorded fragments have an index");
+                let position = match state.tool_calls.iter().position(|c| c.0 == at) {
+                    Some(position) => position,
+                    None => {
+                        state
+                            .tool_calls
+                            .push((at, String::new(), String::new(), String::new()));
+                        state.tool_calls.len() - 1
+                    }
+                };
+                let call = &mut state.tool_calls[position];
+                let id = fragment["id"].as_str().unwrap_or("");
+                if call.1.is_empty() {
+                    call.1 = id.to_owned();
+                }
+                let name = fragment["function"]["name"].as_str().unwrap_or("");
+                if call.2.is_empty() {
+                    call.2 = name.to_owned();
+                }
+                call.3 += fragment["function"]["arguments"].as_str().unwrap_or("");
+            }
+        }
+        if chunk.get("error").is_some() {
+            break; // an in-stream error ends the stream (after its own chunk, if it has choices)
+        }
+    }
+    choices
+}
+
+/// The same summary read from a completion file's `completion` (or `partial`) JSON. The file
+/// lists tool calls without their index, so the summary's is 0.
+fn file_choices(completion: &Value) -> BTreeMap<u64, RawChoice> {
+    let text = |value: &Value| value.as_str().unwrap_or("").to_owned();
+    let listed = completion["choices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    listed
+        .iter()
+        .map(|choice| {
+            let message = &choice["message"];
+            let calls = message["tool_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let summary = RawChoice {
+                content: text(&message["content"]),
+                finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
+                tool_calls: calls
+                    .iter()
+                    .map(|call| {
+                        let function = &call["function"];
+                        (
+                            0,
+                            text(&call["id"]),
+                            text(&function["name"]),
+                            text(&function["arguments"]),
+                        )
+                    })
+                    .collect(),
+            };
+            (choice["index"].as_u64().expect("an index"), summary)
+        })
+        .collect()
+}
+
+// The completion files are not only what the code wrote: each one's content, finish reasons and
+// tool calls (id, name, arguments, in order) equal an independent accumulation of the raw JSON.
+#[test]
+fn completion_files_agree_with_an_independent_accumulation() {
+    let mut checked = 0;
+    for f in recorded() {
+        let path = completion_path(&f);
+        if !path.exists() {
+            continue;
+        }
+        let (_, file) = load_completion(&path);
+        let completion = match file["result"].as_str() {
+            Some("ok") => &file["completion"],
+            _ => &file["partial"],
+        };
+        let mut want = independent_choices(&f.expected.events);
+        // The file lists tool calls without their index: compare id, name and arguments only.
+        for choice in want.values_mut() {
+            for call in &mut choice.tool_calls {
+                call.0 = 0;
+            }
+        }
+        assert_eq!(file_choices(completion), want, "{}", path.display());
+        checked += 1;
+    }
+    assert!(
+        checked >= 14,
+        "only {checked} completion files were checked"
     );
 }
 

@@ -2,7 +2,7 @@
 //! (Debug, errors, the `chat` example's output), redirects are never followed, and the
 //! key is refused over plain `http://` to a host that is not loopback.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -358,22 +358,100 @@ fn credential_headers_over_http_to_a_remote_host_are_refused() {
         .expect("no credential");
 }
 
-// Proves: a credential header added per request with `with_header` is refused the same way,
-// when the request is made and before any connection.
+/// A host name for this machine that the URL rule does not call loopback (only `localhost`,
+/// 127.0.0.0/8 and `[::1]` are): `localhost.` (the fully qualified form) where the resolver
+/// maps it to a loopback address, else `0.0.0.0`, which Linux connects to this host.
+fn loopback_alias() -> &'static str {
+    use std::net::ToSocketAddrs;
+    let reaches_this_host = |name: &str| {
+        (name, 1)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| addrs.any(|a| a.ip().is_loopback() || a.ip().is_unspecified()))
+    };
+    let alias = ["localhost.", "0.0.0.0"]
+        .into_iter()
+        .find(|name| reaches_this_host(name))
+        .expect("neither localhost. nor 0.0.0.0 reaches this host");
+    assert!(
+        Client::builder()
+            .base_url(format!("http://{alias}:1/v1"))
+            .api_key(KEY)
+            .build()
+            .is_err(),
+        "{alias} must not count as loopback"
+    );
+    alias
+}
+
+// Proves: a credential header added per request with `with_header` is refused the same way, by
+// every call (chat, chat_stream, chat_chunks, post_json, post_stream, models), when the request
+// is made: the live server behind the non-loopback name sees no connection.
 #[test]
 fn per_request_credential_headers_over_http_to_a_remote_host_are_refused() {
+    let server = TestServer::start(|req, r| answer(req, r, "never"));
+    let url = format!("http://{}:{}/v1", loopback_alias(), server.addr().port());
     let client = Client::builder()
-        .base_url("http://example.invalid/v1")
+        .base_url(&url)
         .max_retries(0)
         .build()
         .expect("no credential yet");
-    let err = client
-        .with_header("api-key", KEY)
-        .chat(&request())
-        .expect_err("refused");
+    let body = request().to_json();
+    for name in ["api-key", "Authorization", "X-Api-Key"] {
+        let tagged = client.with_header(name, KEY);
+        let calls: [(&str, Result<(), Error>); 6] = [
+            ("chat", tagged.chat(&request()).map(drop)),
+            (
+                "chat_stream",
+                tagged
+                    .chat_stream(&request(), |_| ControlFlow::Continue(()))
+                    .map(drop),
+            ),
+            ("chat_chunks", tagged.chat_chunks(&request()).map(drop)),
+            (
+                "post_json",
+                tagged.post_json("chat/completions", &body).map(drop),
+            ),
+            (
+                "post_stream",
+                tagged.post_stream("chat/completions", &body, |_| ControlFlow::Continue(())),
+            ),
+            ("models", tagged.models().map(drop)),
+        ];
+        for (call, result) in calls {
+            let err = result.expect_err(call);
+            assert_eq!(err.kind(), ErrorKind::Config, "{name}, {call}: {err}");
+            assert!(
+                err.to_string().contains("allow_insecure_http"),
+                "{name}, {call}: {err}"
+            );
+            assert_error_clean(err);
+        }
+    }
+    assert_eq!(server.connection_count(), 0, "a refused request connected");
+    // The same client without the credential header reaches the server: the refusal above
+    // was about the header, not an unreachable host.
+    assert_eq!(stream(&client).unwrap().content(), "never");
+    assert_eq!(server.request_count(), 1);
+}
+
+// Proves: an opted-in client sends its key over plain http:// to a name for this machine that is
+// not loopback by the URL rule, and the server sees the header arrive.
+#[test]
+fn opted_in_client_sends_its_key_to_a_loopback_alias() {
+    let server = TestServer::start(|req, r| answer(req, r, "over an alias"));
+    let url = format!("http://{}:{}/v1", loopback_alias(), server.addr().port());
+    let err = builder(&url)
+        .build()
+        .expect_err("refused without the opt-in");
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-    assert!(err.to_string().contains("allow_insecure_http"), "{err}");
-    assert_error_clean(err);
+    let client = builder(&url)
+        .allow_insecure_http(true)
+        .build()
+        .expect("opted in");
+    assert_eq!(stream(&client).unwrap().content(), "over an alias");
+    assert_eq!(client.chat(&request()).unwrap().content(), "over an alias");
+    assert_eq!(server.request_count(), 2);
+    assert_key_sent(&server);
 }
 
 // Proves: the refusal is decided before any connection: the live server sees none.
@@ -428,14 +506,24 @@ fn loopback_and_https_need_no_opt_in() {
     assert_key_sent(&server);
 }
 
-/// Runs this test binary's `child` test in a child process with `env` added.
+/// Runs this test binary's `child` test (a function of this module) in a child process with
+/// `env` added.
 fn run_child(child: &str, env: &[(&str, &str)]) -> Output {
+    // Test names are module paths without the crate name: `security::NAME`.
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_, module)| module);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", child, "--nocapture", "--test-threads=1"])
-        .env("CHATSTREAM_SECURITY_CHILD", "1")
-        .env_remove("CHATSTREAM_ALLOW_INSECURE_HTTP")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL");
+    cmd.args([
+        "--exact",
+        &format!("{module}::{child}"),
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("CHATSTREAM_SECURITY_CHILD", "1")
+    .env_remove("CHATSTREAM_ALLOW_INSECURE_HTTP")
+    .env_remove("OPENAI_API_KEY")
+    .env_remove("OPENAI_BASE_URL");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -10,7 +10,7 @@
 //! stream or completion (see [`serve`]), whatever fault the test injects for the others,
 //! so "the client stays usable" is one call: [`assert_usable`].
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -1138,18 +1138,42 @@ fn retrying(server: &TestServer, retries: u32, backoff: Duration) -> Client {
 /// Slow enough that a test finishing quickly proves the server's delay was used instead.
 const SLOW_BACKOFF: Duration = Duration::from_secs(20);
 
-// Proves: 429, 500, 503 with `retry-after-ms`: server delay used, exactly 4 attempts, then success.
+/// The gaps between consecutive attempts, as the server saw them arrive.
+///
+/// A gap measured there is a lower bound the client cannot fake: the client waits only after the
+/// answer to the previous attempt has arrived, which is after that attempt was recorded.
+fn gaps(arrivals: &Mutex<Vec<Instant>>) -> Vec<Duration> {
+    let arrivals = arrivals.lock().unwrap();
+    arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
+
+/// Every gap is at least `least` (`what` names the wait the client owes).
+#[track_caller]
+fn assert_waited(gaps: &[Duration], least: Duration, what: &str) {
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(
+            *gap >= least,
+            "gap {i} was {gap:?}: the client did not wait {what} ({least:?})"
+        );
+    }
+}
+
+// Proves: 429, 500, 503 with `retry-after-ms`: server delay used (each gap at least that delay,
+// all well under the backoff), exactly 4 attempts, then success.
 #[test]
 fn retry_after_ms_sequence() {
-    let (server, _) = sequence(vec![
-        reply(429, &[("retry-after-ms", "10")]),
-        reply(500, &[("retry-after-ms", "10")]),
-        reply(503, &[("retry-after-ms", "10")]),
+    let (server, arrivals) = sequence(vec![
+        reply(429, &[("retry-after-ms", "100")]),
+        reply(500, &[("retry-after-ms", "100")]),
+        reply(503, &[("retry-after-ms", "100.5")]),
     ]);
     let client = retrying(&server, 3, SLOW_BACKOFF);
     let (result, _) = timed(|| stream(&client).0);
     assert_eq!(result.unwrap().content(), HEALTHY);
     assert_eq!(attempts(&server), 4);
+    let gaps = gaps(&arrivals);
+    assert_eq!(gaps.len(), 3);
+    assert_waited(&gaps, Duration::from_millis(100), "retry-after-ms");
 }
 
 // Proves: `Retry-After: 1` (seconds) is used instead of the 20 s backoff.
@@ -1160,8 +1184,9 @@ fn retry_after_seconds() {
     let (result, _) = timed(|| client.chat(&request()));
     assert_eq!(result.unwrap().content(), HEALTHY);
     assert_eq!(attempts(&server), 2);
-    let a = arrivals.lock().unwrap();
-    assert!(a[1] - a[0] < Duration::from_secs(3), "{:?}", a[1] - a[0]);
+    let gaps = gaps(&arrivals);
+    assert!(gaps[0] < Duration::from_secs(3), "{:?}", gaps[0]);
+    assert_waited(&gaps, Duration::from_secs(1), "Retry-After");
 }
 
 /// `secs` (Unix time) as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -1192,7 +1217,8 @@ fn http_date(secs: u64) -> String {
     )
 }
 
-// Proves: `Retry-After` as an HTTP date 2 s ahead is used instead of the 20 s backoff.
+// Proves: `Retry-After` as an HTTP date 2 s ahead is used instead of the 20 s backoff, and waited
+// for (at least 1 s: the date has whole seconds, and the client's clock may have moved on).
 #[test]
 fn retry_after_http_date() {
     assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
@@ -1201,11 +1227,16 @@ fn retry_after_http_date() {
         .unwrap()
         .as_secs();
     let date = http_date(now + 2);
-    let (server, _) = sequence(vec![reply(429, &[("Retry-After", &date)])]);
+    let (server, arrivals) = sequence(vec![reply(429, &[("Retry-After", &date)])]);
     let client = retrying(&server, 2, SLOW_BACKOFF);
     let (result, _) = timed(|| stream(&client).0);
     assert_eq!(result.unwrap().content(), HEALTHY);
     assert_eq!(attempts(&server), 2);
+    assert_waited(
+        &gaps(&arrivals),
+        Duration::from_secs(1),
+        "the Retry-After date",
+    );
 }
 
 // Proves: server delays over 60 s (seconds, ms, date) are ignored in favour of the backoff.
@@ -1216,15 +1247,18 @@ fn retry_after_over_a_minute_is_ignored() {
         .unwrap()
         .as_secs();
     let next_year = http_date(now + 365 * 86_400);
-    let (server, _) = sequence(vec![
+    let (server, arrivals) = sequence(vec![
         reply(429, &[("Retry-After", "3600")]),
         reply(503, &[("retry-after-ms", "120000")]),
         reply(500, &[("Retry-After", &next_year)]),
     ]);
-    let client = retrying(&server, 3, Duration::from_millis(10));
+    let backoff = Duration::from_millis(40);
+    let client = retrying(&server, 3, backoff);
     let (result, _) = timed(|| stream(&client).0);
     assert_eq!(result.unwrap().content(), HEALTHY);
     assert_eq!(attempts(&server), 4);
+    // Ignored, not treated as "no wait": the backoff (less at most 25 % jitter) still applies.
+    assert_waited(&gaps(&arrivals), backoff.mul_f64(0.75), "the backoff");
 }
 
 // Proves: every attempt failing: max_retries + 1 attempts, the last error reported.
@@ -1284,7 +1318,31 @@ fn insufficient_quota_is_not_retried() {
     assert_usable(&client);
 }
 
-// Proves: server-measured gaps between attempts never exceed the backoff cap (+ slack).
+// Proves: without a server delay the client backs off: every gap is at least the initial backoff
+// less the 25 % jitter, and the doubling shows (the third gap at least 4 × initial less jitter).
+#[test]
+fn backoff_is_waited_for() {
+    const INITIAL: Duration = Duration::from_millis(60);
+    let (server, arrivals) = sequence((0..3).map(|_| reply(503, &[])).collect());
+    let client = builder(&server.base_url())
+        .max_retries(3)
+        .retry_backoff(INITIAL, Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (result, _) = timed(|| client.chat(&request()));
+    assert_eq!(result.unwrap().content(), HEALTHY);
+    assert_eq!(attempts(&server), 4);
+    let gaps = gaps(&arrivals);
+    assert_waited(&gaps, INITIAL.mul_f64(0.75), "the initial backoff");
+    assert!(
+        gaps[2] >= (INITIAL * 4).mul_f64(0.75),
+        "third gap {:?}: the backoff does not double",
+        gaps[2]
+    );
+}
+
+// Proves: server-measured gaps between attempts never exceed the backoff cap (+ slack), nor fall
+// below it less the jitter (initial = cap).
 #[test]
 fn backoff_never_exceeds_the_cap() {
     const CAP: Duration = Duration::from_millis(100);
@@ -1297,11 +1355,11 @@ fn backoff_never_exceeds_the_cap() {
         .unwrap();
     expect_kind(client.chat(&request()), ErrorKind::Api);
     assert_eq!(attempts(&server), 6);
-    let arrivals = arrivals.lock().unwrap();
-    for (i, pair) in arrivals.windows(2).enumerate() {
-        let gap = pair[1] - pair[0];
-        assert!(gap <= CAP + SLACK, "gap {i} was {gap:?}, cap {CAP:?}");
+    let gaps = gaps(&arrivals);
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(*gap <= CAP + SLACK, "gap {i} was {gap:?}, cap {CAP:?}");
     }
+    assert_waited(&gaps, CAP.mul_f64(0.75), "the backoff");
 }
 
 // ---------------------------------------------------------------------------------------

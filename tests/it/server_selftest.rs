@@ -1,6 +1,6 @@
 //! Self-tests of tests/support with plain std TcpStream clients (and rustls/ureq for TLS).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;

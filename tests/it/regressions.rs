@@ -1,9 +1,9 @@
 //! Replays on stable what the fuzz targets check (`fuzz/`, see `fuzz/README.md`), with the
 //! same property code (`fuzz/props/*.rs`, included with `#[path]`):
 //!
-//! - every crash input committed under `fixtures/sse/regressions/` (the directory exists only
-//!   once fuzzing has found something; `tests/sse.rs` checks each file's `.json` too), through
-//!   the SSE and the chat-layer properties;
+//! - every input fuzzing found and kept under `fixtures/sse/regressions/` (the `sse` module
+//!   checks each file's `.json` too), through the SSE and the chat-layer properties; the replay
+//!   fails if that directory is missing or holds no `.sse`, so it cannot pass by finding nothing;
 //! - the minimised fuzz corpora kept in `fuzz/seeds/<target>/`, each file through its target's
 //!   properties;
 //! - every SSE fixture and `examples/replay.sse` through the chat-layer properties, and through
@@ -11,12 +11,9 @@
 //! - a few hundred generated chat streams (the `chat_stream` target's generator mode with
 //!   seeded inputs), so the properties run on fresh inputs in every CI run.
 
-mod support;
+use crate::support;
 
-#[path = "../fuzz/props/chat.rs"]
-mod chat_props;
-#[path = "../fuzz/props/sse.rs"]
-mod sse_props;
+use crate::{chat_props, sse_props};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,40 +21,14 @@ use std::sync::{Arc, Mutex};
 use chat_props::End;
 use chatstream::{ChatRequest, Client, ErrorKind, Message};
 use support::TestServer;
+use support::fixture::{self, repo_path};
+use support::rng::SplitMix64;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The files directly in `dir` (sorted), or none if it does not exist.
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("read_dir entry").path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-/// Every `.sse` file under `fixtures/sse/` (all subdirectories) and `examples/replay.sse`.
+/// Every `.sse` file under `fixtures/sse/` (all subdirectories, `regressions/` included) and
+/// `examples/replay.sse`.
 fn all_streams() -> Vec<PathBuf> {
-    let mut streams = Vec::new();
-    let mut dirs = vec![root().join("fixtures/sse")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("fixtures/sse exists") {
-            let path = entry.expect("read_dir entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "sse") {
-                streams.push(path);
-            }
-        }
-    }
-    streams.sort();
-    streams.push(root().join("examples/replay.sse"));
+    let mut streams = fixture::files_with_extension(&fixture::root(), "sse");
+    streams.push(repo_path("examples/replay.sse"));
     streams
 }
 
@@ -78,11 +49,8 @@ const PLANS: &[&[u8]] = &[&[], &[0], &[1], &[2, 0, 5], &[63], &[7, 1, 2, 63, 13]
 
 #[test]
 fn regression_inputs_replay() {
-    let dir = root().join("fixtures/sse/regressions");
-    for path in files_in(&dir) {
-        if path.extension().is_none_or(|e| e != "sse") {
-            continue; // its `.json` is checked by tests/sse.rs
-        }
+    // Its `.json` files are checked by the `sse` module with the other fixtures.
+    for path in fixture::files_with_extension(&repo_path("fixtures/sse/regressions"), "sse") {
         let bytes = read(&path);
         replay(&path, || {
             for plan in PLANS {
@@ -95,9 +63,8 @@ fn regression_inputs_replay() {
 
 #[test]
 fn fuzz_seed_corpora_replay() {
-    let seeds = root().join("fuzz/seeds");
-    let sse = files_in(&seeds.join("sse_split"));
-    let chat = files_in(&seeds.join("chat_stream"));
+    let sse = fixture::files_under(&repo_path("fuzz/seeds/sse_split"));
+    let chat = fixture::files_under(&repo_path("fuzz/seeds/chat_stream"));
     // The corpora are committed; an empty one means a broken checkout or a bad merge.
     assert!(
         sse.len() >= 10,
@@ -123,6 +90,13 @@ fn fuzz_seed_corpora_replay() {
 fn fixtures_through_the_chat_layer() {
     let streams = all_streams();
     assert!(streams.len() > 50, "found only {} streams", streams.len());
+    for dir in ["spec", "recorded", "regressions"] {
+        let below = fixture::root().join(dir);
+        assert!(
+            streams.iter().any(|path| path.starts_with(&below)),
+            "no stream from fixtures/sse/{dir}/"
+        );
+    }
     for path in &streams {
         let bytes = read(path);
         replay(path, || {
@@ -135,7 +109,7 @@ fn fixtures_through_the_chat_layer() {
 #[test]
 fn model_verdicts_on_recorded_streams() {
     let verdict = |name: &str| {
-        let bytes = read(&root().join("fixtures/sse/recorded").join(name));
+        let bytes = read(&repo_path("fixtures/sse/recorded").join(name));
         let (events, discarded) = chat_props::events(&bytes);
         chat_props::expected_stream(&events, discarded.as_ref())
     };
@@ -156,7 +130,7 @@ fn model_verdicts_on_recorded_streams() {
         assert!(!expected.pushed.is_empty(), "{name}: no chunk accumulated");
     }
     let replay = chat_props::expected_stream(
-        &chat_props::events(&read(&root().join("examples/replay.sse"))).0,
+        &chat_props::events(&read(&repo_path("examples/replay.sse"))).0,
         None,
     );
     assert_eq!(replay.end, End::Ok);
@@ -182,16 +156,9 @@ fn client_agrees_with_the_model_over_loopback() {
         .iter()
         .map(|path| (path.display().to_string(), read(path)))
         .collect();
-    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+    let mut rng = SplitMix64::new(0x2545_F491_4F6C_DD1D);
     for n in 0..100 {
-        let input: Vec<u8> = (0..256)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed.to_le_bytes()[0]
-            })
-            .collect();
+        let input: Vec<u8> = (0..256).map(|_| rng.next_u64().to_le_bytes()[0]).collect();
         streams.push((format!("generated #{n}"), chat_props::generate(&input)));
     }
     for (name, bytes) in &streams {
@@ -208,13 +175,8 @@ fn client_agrees_with_the_model_over_loopback() {
 /// makes sure the generator mostly produces chunks that decode (or it would be useless).
 #[test]
 fn generated_chat_streams() {
-    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = SplitMix64::new(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || rng.next_u64();
     let (mut events, mut decoded, mut accumulated) = (0, 0, 0);
     for _ in 0..300 {
         let len = usize::try_from(next() % 512).unwrap();

@@ -7,18 +7,19 @@
 //! - A seeded differential test against the oracle on generated inputs.
 //! - Scale (a multi-megabyte line one byte at a time), the event size limit, the API contract.
 //!
-//! `UPDATE_FIXTURES=1 cargo test --test sse` rewrites the fixture `.json` files.
+//! `UPDATE_FIXTURES=1 cargo test --test it sse::` rewrites the fixture `.json` files.
 
-#[path = "support/fixture.rs"]
-mod fixture;
-#[path = "support/naive_sse.rs"]
-mod naive_sse;
+use crate::sse_props::naive_sse;
+use crate::support::cpu_time::thread_cpu_time;
+use crate::support::fixture;
+use crate::support::rng::SplitMix64;
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
+use std::time::Duration;
 
 use chatstream::sse::{Eof, Error, EventReader, Parser, ReadError, Status};
-use fixture::{Dispatched, Ending, Plan, SplitMix64, Transcript, check, message};
+use fixture::{Dispatched, Ending, Plan, Transcript, check, message};
 
 /// The oracle's verdict in the fixture transcript shape.
 fn oracle(bytes: &[u8]) -> Transcript {
@@ -118,6 +119,17 @@ fn fixture_corpus_is_complete() {
         count("recorded/") >= 8,
         "at least 8 recorded fixtures, found {}",
         count("recorded/")
+    );
+    assert!(
+        count("regressions/") >= 1,
+        "at least 1 regression fixture, found {}",
+        count("regressions/")
+    );
+    // Every fixture lies in one of the three directories, so the counts cover the corpus.
+    assert_eq!(
+        count("spec/") + count("recorded/") + count("regressions/"),
+        fixtures.len(),
+        "a fixture outside spec/, recorded/ and regressions/"
     );
     for f in &fixtures {
         let description = f.description.as_deref().unwrap_or("");
@@ -296,15 +308,98 @@ fn huge_len() -> usize {
     }
 }
 
+/// How much more CPU time per byte a long line may cost than the short-line baseline.
+const COST_RATIO: f64 = 8.0;
+/// A fixed allowance on top of the ratio, for one-off costs (buffer growth, page faults).
+const COST_ALLOWANCE: Duration = Duration::from_millis(200);
+/// Bytes between two budget checks.
+const CHECK_EVERY: usize = 4096;
+
+/// A CPU-time budget linear in the bytes fed, which fails as soon as it is overdrawn.
+///
+/// The baseline is the cost per byte of a stream of short events fed one byte per feed: the
+/// pending buffer never holds more than one short line there, so the baseline is the parser's
+/// linear cost even if it re-scanned or re-copied its pending bytes on every feed. A long line
+/// fed the same way must then cost at most `COST_RATIO` times as much per byte. A parser that
+/// does work proportional to the pending line per feed is quadratic on a long line: it
+/// overdraws the budget after a few kilobytes and the test fails in well under a second,
+/// instead of running for minutes; a linear one stays far inside it on any machine, as both
+/// figures are measured on the same thread in the same run.
+struct Budget {
+    per_byte_secs: f64,
+    start: Duration,
+}
+
+impl Budget {
+    /// Measures the baseline, then starts the clock.
+    fn start() -> Budget {
+        let unit = "data: lorem \u{e9} \u{4f60}\u{597d} \u{1f680} ipsum\n\n";
+        let input = unit.repeat((256 << 10) / unit.len());
+        let mut parser = Parser::new();
+        let mut events = 0;
+        let before = thread_cpu_time();
+        for byte in input.as_bytes() {
+            let (status, _) = parser.feed(std::slice::from_ref(byte)).expect("small");
+            if status == Status::Event {
+                events += 1;
+            }
+        }
+        let took = thread_cpu_time() - before;
+        assert_eq!(events, input.len() / unit.len());
+        Budget {
+            per_byte_secs: took.as_secs_f64() / input.len() as f64,
+            start: thread_cpu_time(),
+        }
+    }
+
+    /// Fails if feeding `fed` bytes has cost more than the budget allows for them.
+    #[track_caller]
+    fn check(&self, fed: usize, what: &str) {
+        let spent = thread_cpu_time() - self.start;
+        let allowed =
+            COST_ALLOWANCE + Duration::from_secs_f64(self.per_byte_secs * COST_RATIO * fed as f64);
+        assert!(
+            spent <= allowed,
+            "{what}: {fed} bytes cost {spent:?} of CPU time, more than {COST_RATIO} times the \
+             short-line cost per byte ({:.0} ns) plus {COST_ALLOWANCE:?}: the parser's work per \
+             feed grows with the pending line (quadratic)",
+            self.per_byte_secs * 1e9
+        );
+    }
+}
+
+/// A reader that checks a [`Budget`] as it hands out bytes.
+struct BudgetedRead<'a, R> {
+    inner: R,
+    budget: &'a Budget,
+    fed: usize,
+    next_check: usize,
+}
+
+impl<R: Read> Read for BudgetedRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.fed >= self.next_check {
+            self.budget.check(self.fed, "EventReader");
+            self.next_check = self.fed + CHECK_EVERY;
+        }
+        let n = self.inner.read(buf)?;
+        self.fed += n;
+        Ok(n)
+    }
+}
+
 #[test]
 fn huge_single_data_line_one_byte_per_feed() {
-    // Linearity as a correctness check at scale: a parser that re-scans or re-copies the pending
-    // line per feed would not finish this in any reasonable time.
+    // Linearity as a correctness check at scale, within a CPU-time budget (see `Budget`).
     let text = long_text(huge_len());
     let input = format!("data: {text}\n\n");
     let mut parser = Parser::new();
     let mut dispatched = 0;
+    let budget = Budget::start();
     for (i, byte) in input.as_bytes().iter().enumerate() {
+        if i % CHECK_EVERY == 0 {
+            budget.check(i, "one byte per feed");
+        }
         let (status, consumed) = parser
             .feed(std::slice::from_ref(byte))
             .expect("under the limit");
@@ -324,6 +419,7 @@ fn huge_single_data_line_one_byte_per_feed() {
     }
     assert_eq!(dispatched, 1);
     assert_eq!(parser.finish(), Eof::Clean);
+    budget.check(input.len(), "one byte per feed");
 }
 
 #[test]
@@ -339,13 +435,20 @@ fn huge_multi_line_event_through_small_reader_buffer() {
     input += "\r\n";
     let expected = vec![line.as_str(); lines].join("\n");
     let chunks = fixture::random_chunks(input.as_bytes(), &mut SplitMix64::new(7), 97);
-    let reader = fixture::ChunkedRead::new(chunks);
+    let budget = Budget::start();
+    let reader = BudgetedRead {
+        inner: fixture::ChunkedRead::new(chunks),
+        budget: &budget,
+        fed: 0,
+        next_check: 0,
+    };
     let mut reader = EventReader::with_capacity(61, reader, Parser::new());
     let event = reader.next_event().expect("no error").expect("one event");
     assert_eq!(event.data().len(), expected.len());
     assert!(event.data() == expected, "data differs");
     assert!(reader.next_event().expect("no error").is_none());
     assert_eq!(reader.eof(), Some(Eof::Clean));
+    budget.check(input.len(), "EventReader");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +465,58 @@ fn default_limit() {
         Parser::DEFAULT_MAX_EVENT_SIZE
     );
     assert_eq!(Parser::with_max_event_size(10).max_event_size(), 10);
+}
+
+// An event of exactly `max_event_size` bytes (data buffer with its line feeds, event type and
+// last event ID) is dispatched, and one byte less of limit fails it, under every split plan and
+// through every driver: the boundary is not guarded by one plan alone.
+#[test]
+fn event_exactly_at_the_limit_under_every_split_plan() {
+    let cases: [(&[u8], Dispatched, usize); 3] = [
+        // "x\n" in the data buffer.
+        (b"data: x\n\n", message("x"), 2),
+        // "hello\nworld\n", "tick" and "42".
+        (
+            b"event: tick\nid: 42\ndata: hello\ndata: world\n\n",
+            Dispatched {
+                event: "tick".to_string(),
+                data: "hello\nworld".to_string(),
+                id: "42".to_string(),
+                retry: None,
+            },
+            18,
+        ),
+        // Multibyte text counts in bytes: "\u{e9}\u{4f60}\u{1f680}\n" is 2 + 3 + 4 + 1.
+        (
+            "data: \u{e9}\u{4f60}\u{1f680}\r\n\r\n".as_bytes(),
+            message("\u{e9}\u{4f60}\u{1f680}"),
+            10,
+        ),
+    ];
+    for (input, event, size) in cases {
+        let name = escaped(input);
+        let at_limit = Transcript {
+            events: vec![event],
+            ending: Ending::Clean,
+        };
+        fixture::check_limited(
+            &format!("{name} at limit {size}"),
+            input,
+            Some(size),
+            &at_limit,
+        );
+        let over = Transcript {
+            events: Vec::new(),
+            ending: Ending::EventTooLarge,
+        };
+        let limit = size - 1;
+        fixture::check_limited(
+            &format!("{name} at limit {limit}"),
+            input,
+            Some(limit),
+            &over,
+        );
+    }
 }
 
 #[test]
