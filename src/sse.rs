@@ -1743,6 +1743,7 @@ mod tests {
     }
 
     /// A reader that hands out scripted chunks and panics if it is read once more after them.
+    #[derive(Debug)]
     struct Script {
         chunks: Vec<io::Result<&'static [u8]>>,
     }
@@ -1811,5 +1812,29 @@ mod tests {
         assert!(reader.next_event().unwrap().is_none());
         assert_eq!(reader.eof(), Some(Eof::Clean));
         assert_eq!(reader.parser().reconnection_time(), Some(5));
+    }
+
+    #[test]
+    fn event_reader_hands_out_its_parser_after_a_failed_read() {
+        // A reset connection: the caller asks the reader's own parser what was pending.
+        let chunks = vec![
+            Ok(&b"data: a\n\ndata: b\n"[..]),
+            Err(io::ErrorKind::ConnectionReset.into()),
+        ];
+        let mut reader = EventReader::with_capacity(64, Script { chunks }, Parser::new());
+        assert_eq!(reader.next_event().unwrap().map(|e| e.data()), Some("a"));
+        assert!(matches!(reader.next_event(), Err(ReadError::Io(_))));
+        let debug = format!("{reader:?}");
+        for part in [
+            "EventReader {",
+            "parser: Parser {",
+            "buffered: 0",
+            "eof: None",
+        ] {
+            assert!(debug.contains(part), "{part:?} missing from {debug}");
+        }
+        let parser = reader.parser_mut();
+        assert_eq!(parser.finish(), Eof::DiscardedIncompleteEvent);
+        assert_eq!(parser.discarded().map(|e| e.data()), Some("b"));
     }
 }
