@@ -1053,6 +1053,46 @@ mod tests {
     }
 
     #[test]
+    fn server_retry_delays() {
+        let delay = |headers: &[(&str, &str)]| {
+            server_retry_delay(&ResponseInfo {
+                status: 429,
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            })
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(delay(&[("retry-after-ms", "1500")]), Some(ms(1500)));
+        assert_eq!(
+            delay(&[("retry-after-ms", "0.5")]),
+            Some(Duration::from_micros(500))
+        );
+        // `retry-after-ms` first; `Retry-After` when it is missing or unusable.
+        let both = [("retry-after-ms", "20"), ("retry-after", "3")];
+        assert_eq!(delay(&both), Some(ms(20)));
+        for unusable in ["0", "-5", "nan", "inf", "60001", "soon"] {
+            let headers = [("retry-after-ms", unusable), ("Retry-After", "2")];
+            assert_eq!(delay(&headers), Some(ms(2000)), "{unusable}");
+            assert_eq!(delay(&headers[..1]), None, "{unusable}");
+        }
+        assert_eq!(delay(&[("retry-after", "1.5")]), Some(ms(1500)));
+        assert_eq!(delay(&[("retry-after", "60")]), Some(ms(60_000)));
+        for ignored in [
+            "0",
+            "-1",
+            "nan",
+            "inf",
+            "61",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            assert_eq!(delay(&[("retry-after", ignored)]), None, "{ignored}");
+        }
+        assert_eq!(delay(&[]), None);
+    }
+
+    #[test]
     fn loopback_is_decided_from_the_url() {
         for u in [
             "http://localhost:8080/v1",
