@@ -29,7 +29,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Mutant names (as `--list` shows them) of the retry logic.
+# Mutant names (as `--list` shows them) of the retry logic. cargo-mutants ORs every --re, so a
+# -F given to the retry part widens it; narrow it with -E (exclude) instead.
 retry='retry_decision|server_retry_delay|parse_http_date|backoff_delay|Transport::(send|backoff|next_random)( |$)'
 
 part=${1:?usage: .ci/mutants.sh PART [cargo-mutants options]}
