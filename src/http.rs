@@ -442,13 +442,12 @@ impl Transport {
 
     fn backoff(&self, attempt: u32) -> Duration {
         let s = &self.settings;
-        let exp = s
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.min(20))
-            .min(s.max_backoff);
-        // Up to 25% less, so clients that failed together do not retry together.
-        let jitter = self.next_random() % 1000;
-        exp.mul_f64(1.0 - 0.25 * (jitter as f64 / 1000.0))
+        backoff_delay(
+            s.initial_backoff,
+            s.max_backoff,
+            attempt,
+            self.next_random(),
+        )
     }
 
     fn next_random(&self) -> u64 {
@@ -477,6 +476,15 @@ impl From<Error> for Failed {
             sent_whole_unanswered: false,
         }
     }
+}
+
+/// The wait before retrying after failed attempt number `attempt` (0 for the first) when the
+/// server suggested no delay: `initial` doubled per attempt, at most `max`, then up to 25% less
+/// as `random` says, so clients that failed together do not retry together.
+fn backoff_delay(initial: Duration, max: Duration, attempt: u32, random: u64) -> Duration {
+    let exp = initial.saturating_mul(1u32 << attempt.min(20)).min(max);
+    let jitter = random % 1000;
+    exp.mul_f64(1.0 - 0.25 * (jitter as f64 / 1000.0))
 }
 
 /// Appends `text` percent-encoded for a query string: everything but
@@ -1356,6 +1364,144 @@ mod tests {
                 "{kind:?} {code:?}"
             );
         }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_less_at_most_a_quarter() {
+        let initial = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for (attempt, full) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (40, 1000),
+        ] {
+            let full = Duration::from_millis(full);
+            // No jitter at 0 (and at 1000: only `random % 1000` counts).
+            assert_eq!(backoff_delay(initial, max, attempt, 0), full, "{attempt}");
+            assert_eq!(
+                backoff_delay(initial, max, attempt, 1000),
+                full,
+                "{attempt}"
+            );
+            // The most jitter: just over three quarters.
+            let least = backoff_delay(initial, max, attempt, 999);
+            assert!(
+                least >= full.mul_f64(0.75) && least <= full.mul_f64(0.7503),
+                "attempt {attempt}: {least:?} for {full:?}"
+            );
+            for random in [1, 250, 500, 998, 1_234_567, u64::MAX] {
+                let delay = backoff_delay(initial, max, attempt, random);
+                assert!(
+                    delay <= full && delay >= full.mul_f64(0.75),
+                    "attempt {attempt}, random {random}: {delay:?} for {full:?}"
+                );
+            }
+        }
+    }
+
+    /// What `retry_decision` says, as `Some(server delay)` for a retry and `None` for none.
+    fn retried(e: &Error) -> Option<Option<Duration>> {
+        match retry_decision(e) {
+            RetryDecision::No => None,
+            RetryDecision::After(delay) => Some(delay),
+        }
+    }
+
+    fn status(status: u16, code: Option<&str>, error_type: Option<&str>) -> Error {
+        let fields = crate::chat::ApiErrorFields {
+            code: code.map(str::to_owned),
+            error_type: error_type.map(str::to_owned),
+            ..Default::default()
+        };
+        Error::api_error(ApiError::new(
+            status,
+            None,
+            "{}".into(),
+            Some(fields),
+            false,
+        ))
+    }
+
+    #[test]
+    fn retry_rules() {
+        assert_eq!(retried(&Error::connect("refused")), Some(None));
+        for (timeout, retry) in [
+            (Timeout::Connect, true),
+            (Timeout::ResponseHeaders, true),
+            (Timeout::Request, false),
+        ] {
+            let e = Error::timeout_of(timeout);
+            assert_eq!(retried(&e).is_some(), retry, "{timeout:?}");
+        }
+        for code in [429, 408, 409, 500, 503] {
+            assert_eq!(retried(&status(code, None, None)), Some(None), "{code}");
+        }
+        for code in [400, 401, 404, 422] {
+            assert_eq!(retried(&status(code, None, None)), None, "{code}");
+        }
+        // Out of quota is not retried, whichever of `code` and `type` says so.
+        let quota = Some("insufficient_quota");
+        assert_eq!(retried(&status(429, quota, None)), None);
+        assert_eq!(retried(&status(429, None, quota)), None);
+        // The server's delay is passed on; `x-should-retry` overrides the status.
+        let delay = Some(Duration::from_millis(1500));
+        let hinted = status(503, None, None).with_retry_hints(delay, None);
+        assert_eq!(retried(&hinted), Some(delay));
+        assert_eq!(
+            retried(&status(400, None, None).with_retry_hints(None, Some(true))),
+            Some(None)
+        );
+        assert_eq!(
+            retried(&status(503, None, None).with_retry_hints(None, Some(false))),
+            None
+        );
+        // An error inside a stream that already began is never retried.
+        let in_stream = ApiError::new(500, None, "{}".into(), None, true);
+        assert_eq!(retried(&Error::api_error(in_stream)), None);
+        assert_eq!(retried(&Error::protocol("not HTTP")), None);
+    }
+
+    #[test]
+    fn server_retry_delays() {
+        let delay = |headers: &[(&str, &str)]| {
+            server_retry_delay(&ResponseInfo::new(
+                429,
+                headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(delay(&[("retry-after-ms", "1500")]), Some(ms(1500)));
+        assert_eq!(
+            delay(&[("retry-after-ms", "0.5")]),
+            Some(Duration::from_micros(500))
+        );
+        // `retry-after-ms` first; `Retry-After` when it is missing or unusable.
+        let both = [("retry-after-ms", "20"), ("retry-after", "3")];
+        assert_eq!(delay(&both), Some(ms(20)));
+        for unusable in ["0", "-5", "nan", "inf", "60001", "soon"] {
+            let headers = [("retry-after-ms", unusable), ("Retry-After", "2")];
+            assert_eq!(delay(&headers), Some(ms(2000)), "{unusable}");
+            assert_eq!(delay(&headers[..1]), None, "{unusable}");
+        }
+        assert_eq!(delay(&[("retry-after", "1.5")]), Some(ms(1500)));
+        assert_eq!(delay(&[("retry-after", "60")]), Some(ms(60_000)));
+        for ignored in [
+            "0",
+            "-1",
+            "nan",
+            "inf",
+            "61",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            assert_eq!(delay(&[("retry-after", ignored)]), None, "{ignored}");
+        }
+        assert_eq!(delay(&[]), None);
     }
 
     #[test]

@@ -1674,6 +1674,48 @@ mod tests {
     }
 
     #[test]
+    fn limit_counts_a_value_split_over_feeds() {
+        // The value of the line in progress counts as it grows, not only the piece in hand:
+        // five bytes per feed stay under the limit of 8, the second piece takes it over.
+        for name in ["data", "event", "id"] {
+            let mut parser = Parser::with_max_event_size(8);
+            let line = format!("{name}: ");
+            assert_feed!(parser, line.as_bytes(), NeedMoreInput, line.len());
+            assert_feed!(parser, b"abcde", NeedMoreInput, 5);
+            assert_eq!(
+                parser.feed(b"fghij"),
+                Err(Error::EventTooLarge { limit: 8 }),
+                "{name}"
+            );
+        }
+        // A new `event` or `id` value replaces the old one: the old one no longer counts.
+        let mut parser = Parser::with_max_event_size(8);
+        assert_feed!(parser, b"event: abcdefgh\nevent: ab\n", NeedMoreInput, 26);
+        assert_feed!(parser, b"id: abcdef\nid: a\n", NeedMoreInput, 17);
+        // 5 bytes of data (LF included) + 2 of type + 1 of id: exactly the limit.
+        assert_feed!(parser, b"data: abcd\n\n", Event, 12);
+        assert_event(&parser, "ab", "abcd", "a");
+    }
+
+    #[test]
+    fn debug_shows_the_state_and_sizes_but_not_the_data() {
+        let mut parser = Parser::with_max_event_size(64);
+        assert_feed!(parser, b"id: 7\ndata: secret", NeedMoreInput, 18);
+        let debug = format!("{parser:?}");
+        for part in [
+            "Parser {",
+            "state: Value(Data)",
+            "data_len: 6",
+            "last_event_id: \"\"",
+            "max_event_size: 64",
+            "failed: None",
+        ] {
+            assert!(debug.contains(part), "{part:?} missing from {debug}");
+        }
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+
+    #[test]
     fn one_line_over_many_feeds() {
         let mut parser = Parser::new();
         assert_feed!(parser, b"data: ", NeedMoreInput, 6);
@@ -1701,6 +1743,7 @@ mod tests {
     }
 
     /// A reader that hands out scripted chunks and panics if it is read once more after them.
+    #[derive(Debug)]
     struct Script {
         chunks: Vec<io::Result<&'static [u8]>>,
     }
@@ -1769,5 +1812,29 @@ mod tests {
         assert!(reader.next_event().unwrap().is_none());
         assert_eq!(reader.eof(), Some(Eof::Clean));
         assert_eq!(reader.parser().reconnection_time(), Some(5));
+    }
+
+    #[test]
+    fn event_reader_hands_out_its_parser_after_a_failed_read() {
+        // A reset connection: the caller asks the reader's own parser what was pending.
+        let chunks = vec![
+            Ok(&b"data: a\n\ndata: b\n"[..]),
+            Err(io::ErrorKind::ConnectionReset.into()),
+        ];
+        let mut reader = EventReader::with_capacity(64, Script { chunks }, Parser::new());
+        assert_eq!(reader.next_event().unwrap().map(|e| e.data()), Some("a"));
+        assert!(matches!(reader.next_event(), Err(ReadError::Io(_))));
+        let debug = format!("{reader:?}");
+        for part in [
+            "EventReader {",
+            "parser: Parser {",
+            "buffered: 0",
+            "eof: None",
+        ] {
+            assert!(debug.contains(part), "{part:?} missing from {debug}");
+        }
+        let parser = reader.parser_mut();
+        assert_eq!(parser.finish(), Eof::DiscardedIncompleteEvent);
+        assert_eq!(parser.discarded().map(|e| e.data()), Some("b"));
     }
 }

@@ -14,6 +14,10 @@
 //! cargo test --release --test load -- --ignored --nocapture --test-threads=1
 //! ```
 //!
+//! `CHATSTREAM_LOAD_DIVISOR=N` divides those full sizes by `N` (events per stream, stream
+//! bytes, requests; the 200 threads stay), so CI runs the ignored tests in release mode at a
+//! tenth of their size; the figures quoted in the README come from the full run.
+//!
 //! Every test here measures the whole process (RSS, open descriptors), and the test server
 //! runs in the same process, so the tests take a lock and run one at a time.
 
@@ -75,6 +79,21 @@ fn open_fds() -> usize {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// A full load size, divided by `CHATSTREAM_LOAD_DIVISOR` when that is set (a reduced run).
+fn full_size(full: u64) -> u64 {
+    let divisor = match std::env::var("CHATSTREAM_LOAD_DIVISOR") {
+        Ok(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                panic!("CHATSTREAM_LOAD_DIVISOR={text:?} is not a positive integer")
+            }),
+        Err(_) => 1,
+    };
+    full / divisor
 }
 
 // ---------------------------------------------------------------------------------------
@@ -243,7 +262,7 @@ fn concurrent_streams_share_one_client() {
 #[test]
 #[ignore = "load test: run with --ignored --release, see README"]
 fn concurrent_streams_200_threads_1000_events() {
-    concurrent_streams(200, 1000);
+    concurrent_streams(200, full_size(1000));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -409,7 +428,7 @@ fn invalid_utf8_then_small_events_memory_is_flat() {
 #[test]
 #[ignore = "load test: run with --ignored --release, see README"]
 fn one_gib_stream_memory_is_flat() {
-    long_stream(1 << 30, 64);
+    long_stream(full_size(1 << 30), 64);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -553,5 +572,5 @@ fn sequential_requests_leak_no_descriptors() {
 #[test]
 #[ignore = "load test: run with --ignored --release, see README"]
 fn sequential_10000_requests_leak_no_descriptors() {
-    sequential_requests(10_000);
+    sequential_requests(full_size(10_000));
 }

@@ -970,15 +970,14 @@ fn events_after_done_are_ignored_and_drained() {
     assert_eq!(server.connection_count(), 1);
 }
 
-// The drain after `[DONE]` is bounded in bytes too: more than 64 KiB after it are not read,
-// the connection is closed instead (the next request needs a new one).
-#[test]
-fn drain_after_done_is_bounded_in_bytes() {
-    let server = server_then_ok(|r| {
+/// Streams "a", `[DONE]` and then `tail_writes` writes of about 15.6 KiB of comments, checks
+/// that the next request works, and returns how many connections the two requests took.
+fn connections_after_a_tail(tail_writes: usize) -> usize {
+    let server = server_then_ok(move |r| {
         r.start_sse();
         r.chunk(&events(&[&chunk("a"), &finish("stop"), "[DONE]"]));
         let comment = [b": padding padding padding\n".as_slice(); 600].concat();
-        for _ in 0..64 {
+        for _ in 0..tail_writes {
             if r.client_gone().is_some() {
                 return;
             }
@@ -990,7 +989,50 @@ fn drain_after_done_is_bounded_in_bytes() {
     let (result, _) = stream_with_pieces(&client);
     assert_eq!(result.expect("stream succeeds").content(), "a");
     check_next_request_works(&client);
-    assert_eq!(server.connection_count(), 2, "a 1 MiB tail is not drained");
+    server.connection_count()
+}
+
+// The drain after `[DONE]` is bounded in bytes too: more than 64 KiB after it are not read,
+// the connection is closed instead (the next request needs a new one).
+#[test]
+fn drain_after_done_is_bounded_in_bytes() {
+    assert_eq!(
+        connections_after_a_tail(64),
+        2,
+        "a 1 MiB tail is not drained"
+    );
+}
+
+// Under that bound the tail is drained, however many reads it takes: about 31 KiB after
+// `[DONE]` (several 4 KiB reads) still leaves the connection reusable.
+#[test]
+fn drain_after_done_reads_a_tail_under_the_bound() {
+    assert_eq!(connections_after_a_tail(2), 1, "a 31 KiB tail is drained");
+}
+
+// The pull iterator hands out the response's status and headers from the start, and its
+// `Debug` says whether it has finished.
+#[test]
+fn chat_chunks_expose_the_response_and_their_state() {
+    let body = events(&[&chunk("a"), &finish("stop"), "[DONE]"]);
+    let server = sse_with_request_id(body, "req_chunks_1");
+    let client = client(&server);
+    let mut stream = client.chat_chunks(&request()).expect("the stream starts");
+    assert_eq!(stream.response_info().status(), 200);
+    assert_eq!(stream.response_info().request_id(), Some("req_chunks_1"));
+    let debug = format!("{stream:?}");
+    assert!(
+        debug.contains("ChatStream {") && debug.contains("finished: false"),
+        "{debug}"
+    );
+    for chunk in &mut stream {
+        chunk.expect("no stream error");
+    }
+    assert!(
+        format!("{stream:?}").contains("finished: true"),
+        "{stream:?}"
+    );
+    assert_eq!(stream.response_info().request_id(), Some("req_chunks_1"));
 }
 
 /// How the server ends a stream after its bytes.
@@ -1110,19 +1152,25 @@ fn eof_with_one_of_two_choices_unfinished_is_truncated() {
 // ---------------------------------------------------------------------------------------------
 // Errors inside the stream.
 
-/// Serves `body` whole (with an `x-request-id`) and returns the error `chat_stream` ends with.
-fn stream_error(body: Vec<u8>, max_event_size: Option<usize>) -> Error {
-    let server = TestServer::start(move |_, r| {
+/// A server that answers every request with `body` whole, as an event stream with the
+/// `x-request-id` `request_id`.
+fn sse_with_request_id(body: Vec<u8>, request_id: &'static str) -> TestServer {
+    TestServer::start(move |_, r| {
         r.start_chunked(
             200,
             &[
                 ("Content-Type", "text/event-stream; charset=utf-8"),
-                ("x-request-id", "req_stream_1"),
+                ("x-request-id", request_id),
             ],
         );
         r.chunk(&body);
         r.end_chunked();
-    });
+    })
+}
+
+/// Serves `body` whole (with an `x-request-id`) and returns the error `chat_stream` ends with.
+fn stream_error(body: Vec<u8>, max_event_size: Option<usize>) -> Error {
+    let server = sse_with_request_id(body, "req_stream_1");
     let mut b = builder(&server);
     if let Some(n) = max_event_size {
         b = b.max_event_size(n);

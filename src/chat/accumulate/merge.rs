@@ -247,4 +247,19 @@ mod tests {
                    "content_filter_results": {"hate": {}}, "flag": false})
         );
     }
+
+    #[test]
+    fn top_level_null_is_not_recorded_but_nested_nulls_are() {
+        let mut acc = Map::new();
+        for piece in [
+            json!({"refusal_reason": null, "audio": {"expires_at": null}}),
+            json!({"later": null}),
+        ] {
+            let Value::Object(piece) = piece else {
+                unreachable!()
+            };
+            merge_streamed_fields(&mut acc, &piece);
+        }
+        assert_eq!(Value::Object(acc), json!({"audio": {"expires_at": null}}));
+    }
 }
