@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 /// stop.cancel(); // idempotent
 /// assert!(token.is_cancelled());
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 #[derive(Clone, Default)]
 pub struct CancellationToken {
     shared: Arc<Shared>,

@@ -5,8 +5,10 @@
 //! (the Responses API; plain and streamed) and `GET /v1/models` on OpenAI
 //! or any compatible server (Azure OpenAI,
 //! llama.cpp, vLLM, Ollama, OpenRouter, LiteLLM…) from ordinary blocking
-//! code: no async runtime, two runtime dependencies (`ureq` with rustls, and
-//! `serde_json`). Its stream rules are a sans-IO core that any other
+//! code: no async runtime. Its runtime dependencies are `ureq` (with rustls)
+//! and `serde_json`, plus `memchr` and `serde_core`, which `serde_json`
+//! already depends on (named directly because the parser and the chunk
+//! decoder use them); without the client only the last three remain. Its stream rules are a sans-IO core that any other
 //! transport can drive, with or without the client ([features](#features)).
 //!
 //! # Quick start
@@ -370,6 +372,7 @@ pub mod responses;
 pub mod sse;
 
 mod callback;
+#[cfg(feature = "client")]
 mod cancel;
 mod error;
 mod response_info;
@@ -384,6 +387,7 @@ mod stream;
 // Every item the crate root offers is named here, so a new `pub` item in a module does not
 // silently become root API. The chat types are also reachable as `chatstream::chat::*`.
 pub use crate::callback::IntoControlFlow;
+#[cfg(feature = "client")]
 pub use crate::cancel::CancellationToken;
 pub use crate::chat::{
     Accumulator, ChatChunk, ChatCompletion, ChatDecoder, ChatRequest, Choice, ChunkChoice,
