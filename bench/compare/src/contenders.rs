@@ -140,8 +140,8 @@ pub struct Decoded {
 }
 
 /// chatstream's chat layer as `Client::chat_stream` runs it: SSE parser, `[DONE]`,
-/// `ChatChunk::from_json_str` (typed chunk) and `Accumulator::push`; a completion is built at
-/// every `[DONE]`.
+/// `ChatChunk::from_json_str` (typed chunk), the chunk lent to the caller, then moved into the
+/// completion with `Accumulator::push_owned`; a completion is built at every `[DONE]`.
 pub fn chatstream_chunks(input: &[u8], feed: usize) -> Decoded {
     let mut parser = Parser::new();
     let mut accumulator = Accumulator::new();
@@ -159,8 +159,8 @@ pub fn chatstream_chunks(input: &[u8], feed: usize) -> Decoded {
             out.chunks += 1;
             match ChatChunk::from_json_str(data) {
                 Ok(chunk) => {
-                    accumulator.push(&chunk);
-                    black_box(chunk);
+                    black_box(&chunk);
+                    accumulator.push_owned(chunk);
                 }
                 Err(error) => {
                     out.errors += 1;
@@ -186,7 +186,7 @@ pub struct Phases {
     /// Heap blocks the decoded chunks own, counted as the allocations of `ChatChunk::clone`
     /// (one per owned `String`, `Vec` or map node): "the allocations of the typed chunk itself".
     pub typed: u64,
-    /// `Accumulator::push`.
+    /// `Accumulator::push_owned`.
     pub push: u64,
     /// `Accumulator::into_completion` at `[DONE]` (and the fresh accumulator).
     pub completion: u64,
@@ -219,7 +219,7 @@ pub fn chatstream_chunk_phases(input: &[u8], feed: usize) -> Phases {
                 black_box(chunk.clone());
                 phases.typed += now() - t;
                 let t = now();
-                accumulator.push(&chunk);
+                accumulator.push_owned(chunk);
                 phases.push += now() - t;
             }
             ControlFlow::Continue(())

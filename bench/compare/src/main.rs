@@ -342,7 +342,7 @@ fn main() {
         allocs_per_event: Some(chat_layer),
         note: format!(
             "allocs/chunk: from_json_str {chunk_only:.2} (the typed chunk itself owns \
-             {typed_blocks:.2} blocks) + Accumulator::push {:.2} + into_completion {:.2} + SSE \
+             {typed_blocks:.2} blocks) + Accumulator::push_owned {:.2} + into_completion {:.2} + SSE \
              {:.2}; {} decode errors",
             per_chunk(phases.push),
             per_chunk(phases.completion),
