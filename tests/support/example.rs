@@ -45,7 +45,8 @@ pub fn build(name: &str) -> PathBuf {
         cargo.arg("--release");
     }
     if !cfg!(feature = "tls") {
-        cargo.arg("--no-default-features"); // the same library this test links
+        // The same library this test links: the client without TLS.
+        cargo.args(["--no-default-features", "--features", "client"]);
     }
     let status = cargo
         .status()
