@@ -15,9 +15,9 @@
 #               tests, tests/it/stream.rs, the replay (its properties check the accumulator)
 #   stream      the stream driver (src/stream.rs): tests/it/stream.rs, the replay (the client
 #               against the reference model) and tests/it/faults.rs
-#   retry       the retry decision, the backoff and the Retry-After parsing in src/http.rs: the
-#               http unit tests, tests/it/http.rs, the retry tests of tests/it/faults.rs and
-#               tests/it/security.rs
+#   retry       the retry decision, the backoff and the Retry-After parsing in src/http/retry.rs
+#               and the retry loop in src/http/mod.rs: the http unit tests, tests/it/http.rs,
+#               the retry tests of tests/it/faults.rs and tests/it/security.rs
 #
 # One job at a time, each test run bounded by a timeout (MUTANTS_TIMEOUT seconds, 90 by
 # default: several times the unmutated tests' time on a loaded machine; a mutant that makes the
@@ -52,7 +52,7 @@ case $part in
         filters=(stream:: regressions:: faults::)
         ;;
     retry)
-        files=(--file src/http.rs --re "$retry")
+        files=(--file src/http/mod.rs --file src/http/retry.rs --re "$retry")
         targets=(--lib --test=it)
         # security:: for the credential refusals at the top of `Transport::send`;
         # faults::closed_before_the_status_line for the retried connection failure.

@@ -35,11 +35,14 @@
 mod accumulate;
 mod decoder;
 mod event;
+mod input;
 mod output;
 mod request;
 mod response;
 #[cfg(feature = "client")]
 mod stream;
+mod text_format;
+mod tool;
 
 pub use accumulate::ResponseAccumulator;
 pub use decoder::ResponsesDecoder;
@@ -47,14 +50,14 @@ pub use event::{
     ContentPartEvent, DeltaEvent, DoneEvent, ErrorEvent, OtherEvent, OutputItemEvent,
     ResponseEvent, ResponseSnapshot, SummaryPartEvent,
 };
+pub use input::{Input, InputContent, InputItem, InputMessage, InputPart};
 pub use output::{
     FunctionCallItem, OutputContent, OutputItem, OutputMessage, OutputText, ReasoningItem,
     RefusalContent, SummaryText,
 };
-pub use request::{
-    FunctionTool, Input, InputContent, InputItem, InputMessage, InputPart, ReasoningOptions,
-    ResponseRequest, ResponseTool, ResponseToolChoice, TextFormat, TextOptions,
-};
+pub use request::{ReasoningOptions, ResponseRequest};
 pub use response::{IncompleteDetails, Response, ResponseError, ResponseUsage};
 #[cfg(feature = "client")]
 pub use stream::ResponseStream;
+pub use text_format::{TextFormat, TextOptions};
+pub use tool::{FunctionTool, ResponseTool, ResponseToolChoice};
