@@ -11,6 +11,7 @@ use std::ops::ControlFlow;
 /// [`ControlFlow::Break(())`](ControlFlow::Break):
 ///
 /// ```no_run
+/// # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 /// use std::ops::ControlFlow;
 /// use chatstream::{ChatRequest, Client, Message};
 ///
@@ -25,7 +26,8 @@ use std::ops::ControlFlow;
 ///     print!("{}", chunk.content());
 ///     if chunk.content().contains('\n') { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
 /// })?;
-/// # Ok::<(), chatstream::Error>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "client"))] fn main() {}
 /// ```
 ///
 /// The trait is sealed: `()` and `ControlFlow<()>` are the whole list, which keeps

@@ -90,6 +90,7 @@
 //! * [`Client::retrieve_response`]: a stored response by id.
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 //! use std::ops::ControlFlow;
 //! use chatstream::{Client, ErrorKind, ResponseRequest};
 //!
@@ -115,7 +116,8 @@
 //!     }
 //!     Err(e) => eprintln!("{e}"),
 //! }
-//! # Ok::<(), chatstream::Error>(())
+//! # Ok(()) }
+//! # #[cfg(not(feature = "client"))] fn main() {}
 //! ```
 //!
 //! The final response is the one the terminal event carries; a stream
@@ -128,7 +130,11 @@
 //!
 //! # Recipes
 //!
-#![doc = include_str!("recipes.md")]
+#![cfg_attr(feature = "client", doc = include_str!("recipes.md"))]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "The recipes use the client (feature `client`)."
+)]
 //!
 //! # Errors
 //!
@@ -212,6 +218,7 @@
 //! A Stop button: a worker thread streams, the UI thread holds the token.
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")] fn main() -> Result<(), chatstream::Error> {
 //! use std::ops::ControlFlow;
 //! use std::sync::mpsc;
 //! use std::thread;
@@ -260,7 +267,8 @@
 //!     }
 //! }
 //! worker.join().unwrap();
-//! # Ok::<(), chatstream::Error>(())
+//! # Ok(()) }
+//! # #[cfg(not(feature = "client"))] fn main() {}
 //! ```
 //!
 //! # Compatible servers
