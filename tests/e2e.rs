@@ -942,7 +942,7 @@ fn requests_queued_behind_busy_slots_still_work() {
             thread::spawn(|| {
                 let long = request("Talk for a while.")
                     .logit_bias(EOS, -100.0)
-                    .max_tokens(150);
+                    .max_tokens(600);
                 chat(&client(), &long).finish_reason().map(str::to_owned)
             })
         })
