@@ -934,15 +934,17 @@ fn requests_queued_behind_busy_slots_still_work() {
     // With all slots busy, llama-server queues a request and sends its response headers only
     // when a slot frees up. The stream idle timeout (between events) is far shorter than that
     // wait and must not fail the request: the wait for the headers is bounded by the response
-    // timeout alone. No retries, so a timeout cannot hide behind a second attempt.
-    const IDLE: Duration = Duration::from_secs(1);
+    // timeout alone. No retries, so a timeout cannot hide behind a second attempt. The tiny
+    // model generates fast: on a quiet machine the busy requests free their slots well under a
+    // second after they all started, so the idle limit is set shorter than that wait.
+    const IDLE: Duration = Duration::from_millis(300);
     const LIMIT: Duration = Duration::from_secs(60);
     let busy: Vec<_> = (0..SLOTS)
         .map(|_| {
             thread::spawn(|| {
                 let long = request("Talk for a while.")
                     .logit_bias(EOS, -100.0)
-                    .max_tokens(600);
+                    .max_tokens(900);
                 chat(&client(), &long).finish_reason().map(str::to_owned)
             })
         })
