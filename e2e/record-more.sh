@@ -77,14 +77,18 @@ if [[ "$server" == mockllm ]]; then
 fi
 log=$E2E_STATE_DIR/record-more-$server.log
 pid=""
+queue_pid=""
 # shellcheck disable=SC2317  # invoked by the traps
 stop_server() {
-    if [[ -n "$pid" ]]; then
-        e2e_log "stopping $server pid $pid"
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    fi
+    local p
+    for p in "$pid" "$queue_pid"; do
+        if [[ -n "$p" ]]; then
+            e2e_log "stopping $server pid $p"
+            kill -TERM "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
+    pid="" queue_pid=""
 }
 trap stop_server EXIT
 trap 'exit 130' INT
@@ -105,14 +109,30 @@ if [[ "$server" == mockllm ]]; then
 else
     model=$E2E_STATE_DIR/$E2E_MODEL_ALIAS.gguf
     "$py" "$E2E_DIR/gen_model.py" "$model"
-    e2e_log "starting llama-cpp-python $E2E_LLAMACPP_PYTHON_VERSION on 127.0.0.1:$port (log $log)"
-    "$E2E_LLAMACPP_PYTHON_VENV/bin/python" -m llama_cpp.server --model "$model" \
-        --model_alias "$E2E_MODEL_ALIAS" --chat_format chatml-function-calling \
-        --n_ctx 2048 --n_threads "${CHATSTREAM_E2E_THREADS:-2}" \
-        --host 127.0.0.1 --port "$port" --api_key "$key" </dev/null >"$log" 2>&1 &
-    pid=$!
+    # Two instances: the second one lets a request wait for a running stream
+    # instead of ending that stream at once (for the ...-ping requests, which
+    # wait long enough for a keep-alive comment).
+    start_llamacpp_python() {
+        e2e_log "starting llama-cpp-python $E2E_LLAMACPP_PYTHON_VERSION on 127.0.0.1:$1 ${3:-} (log $2)"
+        "$E2E_LLAMACPP_PYTHON_VENV/bin/python" -m llama_cpp.server --model "$model" \
+            --model_alias "$E2E_MODEL_ALIAS" --chat_format chatml-function-calling \
+            --n_ctx 2048 --n_threads "${CHATSTREAM_E2E_THREADS:-2}" \
+            --host 127.0.0.1 --port "$1" --api_key "$key" "${@:3}" </dev/null >"$2" 2>&1 &
+    }
+    queue_port=$("$py" "$E2E_DIR/util.py" free-port)
+    queue_log=$E2E_STATE_DIR/record-more-$server-queue.log
+    start_llamacpp_python "$queue_port" "$queue_log" --interrupt_requests False
+    queue_pid=$!
     # The server has no health route; its OpenAPI document needs no key and
     # is served once the model is loaded.
+    if ! "$py" "$E2E_DIR/util.py" wait-health "http://127.0.0.1:$queue_port/openapi.json" \
+        "$queue_pid" "${CHATSTREAM_E2E_START_TIMEOUT:-60}"; then
+        sed 's/^/    /' "$queue_log" >&2
+        e2e_die "$server (--interrupt_requests False) did not become ready"
+    fi
+    export CHATSTREAM_E2E_RECORD_QUEUE_URL=http://127.0.0.1:$queue_port/v1
+    start_llamacpp_python "$port" "$log"
+    pid=$!
     health=http://127.0.0.1:$port/openapi.json
     version="llama-cpp-python $("$E2E_LLAMACPP_PYTHON_VENV/bin/python" -c \
         'import llama_cpp; print(llama_cpp.__version__)')"

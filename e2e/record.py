@@ -34,6 +34,11 @@ Some names ask for more (chat only):
                             choice has a finish reason (llama-cpp-python stops
                             a stream for the next request); no non-streamed
                             counterpart
+  ...-ping                  sent to CHATSTREAM_E2E_RECORD_QUEUE_URL while a
+                            blocker stream holds the model there, so that it
+                            waits; once its first `: ping` comment has
+                            arrived the blocker is closed (see Blocker); no
+                            non-streamed counterpart
   ...-wrong-key             sent with a wrong API key: the answer must be an
                             HTTP error with a JSON body, written as it came to
                             --responses/PREFIX-NAME.json (no .sse)
@@ -62,6 +67,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import urllib.parse
@@ -103,18 +109,26 @@ def env(name):
     return value
 
 
-def post(base, key, body, path="/chat/completions", on_first_event=None):
-    """POST body to path; returns (status, headers, raw body, chunk sizes).
-    on_first_event, if given, is called once the body holds a complete event
-    (a blank line), before the rest is read."""
+def send(base, key, body, path, rcvbuf=None):
+    """Sends body to path; returns (connection, response) with the body unread.
+    rcvbuf, if given, is the socket's receive buffer size."""
     conn = http.client.HTTPConnection(base.hostname, base.port, timeout=300)
+    conn.connect()
+    if rcvbuf:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     data = json.dumps(body).encode("utf-8")
     conn.request("POST", base.path.rstrip("/") + path, body=data, headers={
         "Content-Type": "application/json",
         "Authorization": f"Bearer {key}",
         "Accept": "text/event-stream" if body.get("stream") else "application/json",
     })
-    resp = conn.getresponse()
+    return conn, conn.getresponse()
+
+
+def post(base, key, body, path="/chat/completions", watch=None):
+    """POST body to path; returns (status, headers, raw body, chunk sizes).
+    watch, if given, is called with the body so far after each read."""
+    conn, resp = send(base, key, body, path)
     parts = []
     while True:
         # read1 returns what one read of the de-chunked body gives, so the
@@ -123,9 +137,8 @@ def post(base, key, body, path="/chat/completions", on_first_event=None):
         if not piece:
             break
         parts.append(piece)
-        if on_first_event is not None and has_event(b"".join(parts)):
-            on_first_event()
-            on_first_event = None
+        if watch is not None:
+            watch(b"".join(parts))
     status, headers = resp.status, resp.getheaders()
     conn.close()
     return status, headers, b"".join(parts), [len(p) for p in parts]
@@ -136,26 +149,84 @@ def has_event(raw):
     return bool(parse_events(raw)["events"])
 
 
+def has_ping(raw):
+    """Whether raw holds a complete `: ping` comment line (sse-starlette's keep-alive)."""
+    return any(line.startswith(b": ping") for line in raw.splitlines()[:-1])
+
+
 class Interrupter:
-    """Sends a second request on its own connection when asked to (from
-    post's on_first_event) and keeps its answer's status."""
+    """For a stream named ...-interrupted: once the stream's first event has
+    arrived, sends a second request (the same body, not streamed, one token)
+    on its own connection."""
 
     def __init__(self, base, key, body, path):
         second = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         second.update(stream=False, max_tokens=1)
         self.status = None
+        self.started = False
 
         def run():
             self.status = post(base, key, second, path)[0]
 
         self.thread = threading.Thread(target=run, daemon=True)
 
-    def start(self):
-        self.thread.start()
+    def before(self):
+        pass
 
-    def wait(self):
+    def watch(self, raw):
+        if not self.started and has_event(raw):
+            self.started = True
+            self.thread.start()
+
+    def after(self):
+        """An error message, or None."""
         self.thread.join(300)
-        return self.status
+        if self.status != 200:
+            return f"the interrupting request got HTTP {self.status}"
+        return None
+
+
+class Blocker:
+    """For a stream named ...-ping: first a blocker stream (the same messages,
+    BLOCKER_TOKENS tokens, nothing read after its first event, a small receive
+    buffer so that the server soon waits to send more) holds the model; the
+    recorded stream then waits for it, and the server sends `: ping` comments
+    every 15 s. Once the first one has arrived the blocker's connection is
+    closed, which frees the model. Needs a server that does not interrupt a
+    stream for a waiting request (llama-cpp-python's --interrupt_requests False)."""
+
+    def __init__(self, base, key, body, path):
+        self.args = (base, key, {"model": body["model"], "messages": body["messages"],
+                                 "max_tokens": BLOCKER_TOKENS, "stream": True}, path)
+        self.conn = None
+
+    def before(self):
+        self.conn, resp = send(*self.args, rcvbuf=4096)
+        if resp.status != 200:
+            raise SystemExit(f"the blocker stream got HTTP {resp.status}")
+        raw = b""
+        while not has_event(raw):
+            piece = resp.read1(4096)
+            if not piece:
+                raise SystemExit("the blocker stream ended before its first event")
+            raw += piece
+
+    def watch(self, raw):
+        if self.conn is not None and has_ping(raw):
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            self.conn.close()
+            self.conn = None
+
+    def after(self):
+        if self.conn is not None:
+            self.conn.close()
+            return "no `: ping` comment arrived while the blocker held the model"
+        return None
+
+
+# Tokens of the blocker stream: more than the server generates in 15 s or
+# than the socket buffers between it and the unread blocker hold.
+BLOCKER_TOKENS = 1500
 
 
 # --- a small WHATWG event-stream parser (HTML 9.2.6), for the expected events
@@ -255,7 +326,8 @@ def check_interrupted(name, chunks):
 
 def check_repeated_tool_call(name, chunks):
     """llama-cpp-python's tool-call deltas: every fragment repeats the id and
-    the name, beside a legacy function_call; no usage chunk even when asked."""
+    the name, beside a legacy function_call; no usage chunk even when asked.
+    Returns what the recording shows."""
     deltas = [ch.get("delta", {}) for c in chunks for ch in c.get("choices", [])]
     fragments = [(d, f) for d in deltas for f in d.get("tool_calls") or []]
     if len(fragments) < 2:
@@ -267,6 +339,8 @@ def check_repeated_tool_call(name, chunks):
                              f"legacy function_call: {delta}")
     if any(c.get("usage") for c in chunks):
         raise SystemExit(f"{name}: a usage chunk")
+    return ("each tool-call delta repeats the id and the name beside a legacy function_call; "
+            "no usage chunk")
 
 
 # What a recording of (server, name) must show beyond a clean stream, so that
@@ -391,7 +465,9 @@ def provenance_lines(args, model_sha, now):
             f"- Server: {args.server_version} (`e2e/requirements-llamacpp-python.txt`; its source "
             "package compiles llama.cpp), started by `e2e/record-more.sh` as `python -m "
             "llama_cpp.server --model MODEL --model_alias tiny-random-llama --chat_format "
-            "chatml-function-calling --n_ctx 2048 --n_threads 2 --api_key KEY`.",
+            f"chatml-function-calling --n_ctx 2048 --n_threads {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} "
+            "--api_key KEY`, and a second instance with `--interrupt_requests False` for the "
+            "`…-ping` requests.",
             f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`).",
         ]
     elif args.server == "mockllm":
@@ -431,9 +507,11 @@ def provenance_lines(args, model_sha, now):
         elif args.server in ("llamacpp-python", "mockllm"):
             requests = (
                 f"- Requests: `{args.requests_label}/NAME.json`; outputs as for the `llama-*` recordings. "
-                "A stream named `…-error…` or `…-interrupted` has no non-streamed counterpart; for "
-                "`…-interrupted` a second request (the same body, not streamed, `max_tokens: 1`) was "
-                "sent once the stream's first event had arrived. `…-wrong-key` was sent with a wrong "
+                "A stream named `…-error…`, `…-interrupted` or `…-ping` has no non-streamed counterpart. "
+                "For `…-interrupted` a second request (the same body, not streamed, `max_tokens: 1`) was "
+                "sent once the stream's first event had arrived. A `…-ping` request waited behind a "
+                f"blocker stream ({BLOCKER_TOKENS} tokens, left unread) until its first `: ping` comment "
+                "had arrived; then the blocker's connection was closed. `…-wrong-key` was sent with a wrong "
                 f"key: `{args.responses_label}/NAME.json` is the error body as received, and there "
                 "is no `.sse`.")
         else:
@@ -450,7 +528,8 @@ def provenance_lines(args, model_sha, now):
         "are the response bodies with the HTTP chunked framing removed and no other change.",
         requests,
         "",
-        "| fixture | bytes | events | what it shows | sha256 of .sse |",
+        "| fixture | bytes | events | what it shows | "
+        f"{'sha256' if args.server in ('llamacpp-python', 'mockllm') else 'sha256 of .sse'} |",
         "| --- | --- | --- | --- | --- |",
     ]
 
@@ -519,14 +598,24 @@ def main():
             rows.append(record_error_body(args, base, body, path, name))
             continue
         interrupted = not responses_api and name.endswith("-interrupted")
-        interrupter = Interrupter(base, key, body, path) if interrupted else None
-        status, headers, raw, sizes = post(base, key, body, path,
-                                           interrupter.start if interrupter else None)
+        queued = not responses_api and name.endswith("-ping")
+        helper = None
+        if interrupted:
+            helper = Interrupter(base, key, body, path)
+        elif queued:
+            helper = Blocker(urllib.parse.urlsplit(env("CHATSTREAM_E2E_RECORD_QUEUE_URL")),
+                             key, body, path)
+        if helper:
+            helper.before()
+        status, headers, raw, sizes = post(
+            urllib.parse.urlsplit(env("CHATSTREAM_E2E_RECORD_QUEUE_URL")) if queued else base,
+            key, body, path, helper.watch if helper else None)
         ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "")
         if status != 200 or not ctype.startswith("text/event-stream"):
             sys.exit(f"{name}: HTTP {status} {ctype}: {raw[:300]!r}")
-        if interrupter and interrupter.wait() != 200:
-            sys.exit(f"{name}: the interrupting request got HTTP {interrupter.status}")
+        problem = helper.after() if helper else None
+        if problem:
+            sys.exit(f"{name}: {problem}")
         expected = parse_events(raw)
         # Failing streams are a chat-only notion: check_responses_stream
         # rejects every error event.
@@ -549,8 +638,10 @@ def main():
             chunks = (check_error_stream if failing else check_stream)(name, raw, expected)
             if interrupted:
                 check_interrupted(name, chunks)
-            QUIRK_CHECKS.get((args.server, name), lambda *_: None)(name, chunks)
+            quirk = QUIRK_CHECKS.get((args.server, name), lambda *_: None)(name, chunks)
             summary = summarize(chunks, failing, raw)
+            if quirk:
+                summary += f"; {quirk}"
             if interrupted:
                 summary += "; ended by a second request"
             write(os.path.join(args.out, name + ".sse"), raw)
@@ -559,7 +650,7 @@ def main():
                                               f"{args.requests_label}/{name}.json, streamed.",
                                **expected}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
-        if not failing and not interrupted:
+        if not failing and not interrupted and not queued:
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             pstatus, _, praw, _ = post(base, key, dict(plain, stream=False), path)
             if pstatus != 200:

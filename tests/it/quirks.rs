@@ -26,17 +26,16 @@ fn errors_for(status: u16, body: &'static str) -> [Error; 2] {
     [plain, streamed]
 }
 
+/// llama-cpp-python's answer to a wrong key, as recorded (FastAPI's `{"detail": ..}`).
+const LLAMACPP_PYTHON_WRONG_KEY: &str =
+    include_str!("../../fixtures/responses/llamacpp-python-wrong-key.json");
+
 // Proves: FastAPI's `{"detail": ..}` (a string, or validation errors) and a string `error`
 // beside a `message` show the server's text, not the raw JSON or the word in `error`.
 #[test]
 fn error_bodies_in_other_shapes_show_the_servers_text() {
     let cases: [(u16, &str, &str, Option<&str>); 3] = [
-        (
-            401,
-            r#"{"detail":"Invalid API key"}"#,
-            "Invalid API key",
-            None,
-        ),
+        (401, LLAMACPP_PYTHON_WRONG_KEY, "Invalid API key", None),
         (
             422,
             r#"{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted","input":{"include_usage":true}}]}"#,
@@ -83,7 +82,7 @@ fn done_before_a_finish_reason_is_a_success_that_says_so() {
     let cut = client
         .chat_stream(&request(), |_| ControlFlow::Continue(()))
         .expect("[DONE] ends the stream successfully");
-    assert_eq!(cut.content(), "Once upon a");
+    assert_eq!(cut.content(), " answerx");
     assert_eq!(cut.finish_reason(), None);
     assert!(!cut.all_choices_finished());
     let finished = client
@@ -104,7 +103,7 @@ fn chat_example_warns_when_a_choice_did_not_finish() {
             .sse(&support::bodies::stream_body(&["Once", " upon"])),
     );
     let warning = "chat: warning: the stream ended before every choice had a finish reason";
-    for (stdout_expected, warns) in [("Once upon a\n", true), ("Once upon\n", false)] {
+    for (stdout_expected, warns) in [(" answerx\n", true), ("Once upon\n", false)] {
         let out = std::process::Command::new(&exe)
             .arg("hello")
             .env("OPENAI_BASE_URL", server.base_url())
