@@ -42,6 +42,8 @@ Some names ask for more (chat only):
   ...-wrong-key             sent with a wrong API key: the answer must be an
                             HTTP error with a JSON body, written as it came to
                             --responses/PREFIX-NAME.json (no .sse)
+  ...-http-NNN              the answer must have HTTP status NNN and a JSON
+                            body, written as for ...-wrong-key
 
 With --api responses (default chat) the requests go to /responses (the
 Responses API) and it writes, into --out:
@@ -431,13 +433,13 @@ def update_provenance(path, section, markers):
     write(path, new.encode("utf-8"))
 
 
-def record_error_body(args, base, body, path, name):
-    """Sends body with a wrong key; writes the error body as received and
-    returns its provenance row."""
-    status, headers, raw, _ = post(base, "sk-wrong-key", body, path)
+def record_error_body(args, base, key, body, path, name, want):
+    """Sends body with key; writes the error body as received and returns its
+    provenance row. want(status) says whether the status is the expected one."""
+    status, headers, raw, _ = post(base, key, body, path)
     ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "")
-    if not 400 <= status < 500:
-        sys.exit(f"{name}: HTTP {status} for a wrong key: {raw[:300]!r}")
+    if not want(status):
+        sys.exit(f"{name}: unexpected HTTP {status}: {raw[:300]!r}")
     json.loads(raw)
     write(os.path.join(args.responses, name + ".json"), raw)
     summary = f"HTTP {status} `{ctype}`: `{raw.decode('utf-8')}`"
@@ -475,8 +477,9 @@ def provenance_lines(args, model_sha, now):
         setup = [
             f"- Server: {args.server_version} (pinned in `e2e/mock-llm/package-lock.json`), started by "
             "`e2e/record-more.sh` with the configuration `e2e/mock-llm/mock-llm.yaml` "
-            f"(sha256 `{model_sha}`): it echoes the last user message, and answers a message "
-            "containing `error-429` with an OpenAI-style 429 error.",
+            f"(sha256 `{model_sha}`): it echoes the last user message, answers a message "
+            "containing `error-429` with an OpenAI-style 429 error, and one containing `type-error` "
+            "with a choice without a message, which fails inside mock-llm when streamed.",
         ]
     else:
         title = "llama.cpp's llama-server"
@@ -512,8 +515,8 @@ def provenance_lines(args, model_sha, now):
                 "sent once the stream's first event had arrived. A `…-ping` request waited behind a "
                 f"blocker stream ({BLOCKER_TOKENS} tokens, left unread) until its first `: ping` comment "
                 "had arrived; then the blocker's connection was closed. `…-wrong-key` was sent with a wrong "
-                f"key: `{args.responses_label}/NAME.json` is the error body as received, and there "
-                "is no `.sse`.")
+                f"key, and `…-http-NNN` answered with status NNN: `{args.responses_label}/NAME.json` is "
+                "the error body as received, and there is no `.sse`.")
         else:
             requests = (
                 f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
@@ -594,8 +597,14 @@ def main():
         if body.get("stream") is not True:
             sys.exit(f"{name}.json: the request must have \"stream\": true")
 
+        http_status = name.rpartition("-http-")[2]
         if not responses_api and name.endswith("-wrong-key"):
-            rows.append(record_error_body(args, base, body, path, name))
+            rows.append(record_error_body(args, base, "sk-wrong-key", body, path, name,
+                                          lambda status: 400 <= status < 500))
+            continue
+        if not responses_api and "-http-" in name and http_status.isdigit():
+            rows.append(record_error_body(args, base, key, body, path, name,
+                                          lambda status: status == int(http_status)))
             continue
         interrupted = not responses_api and name.endswith("-interrupted")
         queued = not responses_api and name.endswith("-ping")

@@ -15,9 +15,15 @@ fn builder(server: &TestServer) -> ClientBuilder {
     Client::builder().base_url(server.base_url()).max_retries(0)
 }
 
-/// The error of a plain call and of a streamed call to a server answering `status` + `body`.
-fn errors_for(status: u16, body: &'static str) -> [Error; 2] {
-    let server = TestServer::scripted(Script::new().json(status, body).repeat_last());
+/// The error of a plain call and of a streamed call to a server answering `status` + `body`
+/// under `content_type`.
+fn errors_for(status: u16, content_type: &str, body: &'static str) -> [Error; 2] {
+    let headers = [("Content-Type", content_type)];
+    let server = TestServer::scripted(
+        Script::new()
+            .json_with_headers(status, &headers, body)
+            .repeat_last(),
+    );
     let client = builder(&server).build().unwrap();
     let plain = client.chat(&request()).expect_err("an error status");
     let streamed = client
@@ -30,27 +36,40 @@ fn errors_for(status: u16, body: &'static str) -> [Error; 2] {
 const LLAMACPP_PYTHON_WRONG_KEY: &str =
     include_str!("../../fixtures/responses/llamacpp-python-wrong-key.json");
 
+/// mock-llm's answer when streaming a choice without a message fails inside it, as recorded:
+/// HTTP 500, a string `error` beside a `message`, under the stream's content type.
+const MOCKLLM_TYPE_ERROR: &str = include_str!("../../fixtures/responses/mockllm-http-500.json");
+
 // Proves: FastAPI's `{"detail": ..}` (a string, or validation errors) and a string `error`
 // beside a `message` show the server's text, not the raw JSON or the word in `error`.
 #[test]
 fn error_bodies_in_other_shapes_show_the_servers_text() {
-    let cases: [(u16, &str, &str, Option<&str>); 3] = [
-        (401, LLAMACPP_PYTHON_WRONG_KEY, "Invalid API key", None),
+    let json = "application/json";
+    let cases: [(u16, &str, &str, &str, Option<&str>); 3] = [
+        (
+            401,
+            json,
+            LLAMACPP_PYTHON_WRONG_KEY,
+            "Invalid API key",
+            None,
+        ),
         (
             422,
+            json,
             r#"{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted","input":{"include_usage":true}}]}"#,
             "body.stream_options: Extra inputs are not permitted",
             None,
         ),
         (
             500,
-            r#"{"error":"TypeError","message":"Cannot read properties of undefined (reading 'content')"}"#,
+            "text/event-stream; charset=utf-8",
+            MOCKLLM_TYPE_ERROR,
             "Cannot read properties of undefined (reading 'content')",
             Some("TypeError"),
         ),
     ];
-    for (status, body, message, error_type) in cases {
-        for err in errors_for(status, body) {
+    for (status, content_type, body, message, error_type) in cases {
+        for err in errors_for(status, content_type, body) {
             assert_eq!(err.kind(), ErrorKind::Api, "{err}");
             let api = err.api().unwrap();
             assert_eq!(api.status, status);
