@@ -389,8 +389,7 @@ impl Visit for ChunkChoice {
                 4
             }
             "logprobs" => {
-                let mut logprobs = Logprobs::default();
-                self.logprobs = value.object(&mut logprobs)?.then_some(logprobs);
+                self.logprobs = visit::object(value)?;
                 8
             }
             _ => 0,

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Fields, Out};
-use super::visit::{GiveUp, Read, Visit, as_byte, bytes, f64, string};
+use super::visit::{self, GiveUp, Read, Visit, as_byte, bytes, f64, string};
 
 /// Log probabilities of a choice (`choices[].logprobs`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -155,13 +155,11 @@ impl Visit for Logprobs {
     fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let bit = match key {
             "content" => {
-                let mut entries = Vec::new();
-                self.content = value.array(&mut entries)?.then_some(entries);
+                self.content = visit::array(value)?;
                 1
             }
             "refusal" => {
-                let mut entries = Vec::new();
-                self.refusal = value.array(&mut entries)?.then_some(entries);
+                self.refusal = visit::array(value)?;
                 2
             }
             _ => 0,

@@ -72,6 +72,18 @@ impl<T: Visit + Default> Elements for Vec<T> {
     }
 }
 
+/// An optional object field: a new value filled from it, `None` for `null`.
+pub(super) fn object<T: Visit + Default>(value: &mut dyn Read) -> Result<Option<T>, GiveUp> {
+    let mut into = T::default();
+    Ok(value.object(&mut into)?.then_some(into))
+}
+
+/// An optional array field: its objects decoded into a new `Vec`, `None` for `null`.
+pub(super) fn array<T: Visit + Default>(value: &mut dyn Read) -> Result<Option<Vec<T>>, GiveUp> {
+    let mut into = Vec::new();
+    Ok(value.array(&mut into)?.then_some(into))
+}
+
 /// Decodes `text` into `into` (a default value). An error only means this path gave up.
 pub(super) fn decode_text(text: &str, into: &mut dyn Visit) -> Result<(), GiveUp> {
     let mut de = serde_json::Deserializer::from_str(text);
