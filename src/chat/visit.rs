@@ -110,8 +110,35 @@ impl<'de> DeserializeSeed<'de> for Object<'_> {
     }
 }
 
-// Every other `visit_*` is written out to give up without formatting the value: serde's
-// defaults would describe it, which links the float formatting code in.
+/// The `visit_*` methods for booleans, numbers and strings of a visitor (of `Value = bool`)
+/// that reads only an object or an array: each gives up. They are written out, in both
+/// visitors, to give up without formatting the value: serde's defaults would describe it,
+/// which links the float formatting code in.
+macro_rules! give_up_on_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+            Err(give_up())
+        }
+    };
+}
+
+// Every `visit_*` of a type it does not read gives up (see `give_up_on_scalars`).
 impl<'de> Visitor<'de> for Object<'_> {
     type Value = bool;
 
@@ -143,25 +170,7 @@ impl<'de> Visitor<'de> for Object<'_> {
         Ok(true)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Err(give_up())
-    }
+    give_up_on_scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
         Err(give_up())
@@ -200,25 +209,7 @@ impl<'de> Visitor<'de> for Array<'_> {
         Ok(true)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Err(give_up())
-    }
+    give_up_on_scalars!();
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
         Err(give_up())
