@@ -53,12 +53,7 @@ macro_rules! envelope {
         fn envelope_to_json(&self) -> serde_json::Value {
             let mut out = $crate::chat::json::Out::default();
             out.set("id", self.id.as_str());
-            let object = if self.object.is_empty() {
-                $object
-            } else {
-                &self.object
-            };
-            out.set("object", object);
+            out.set_or("object", &self.object, $object);
             out.set("created", self.created);
             out.set("model", self.model.as_str());
             out.set(
