@@ -235,6 +235,8 @@ impl ToolCallDelta {
 }
 
 impl FunctionCallDelta {
+    /// Decodes a fragment's `function`; a whole call's is read this way too
+    /// ([`FunctionCall::from_delta`]).
     fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "tool call function");
         let name = f.string("name");
