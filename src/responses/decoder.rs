@@ -265,7 +265,8 @@ impl ResponsesDecoder {
             .parser
             .discarded()
             .map(|e| (e.event_type().to_owned(), e.data().to_owned()));
-        self.close(
+        // The terminal event itself is in the response returned.
+        let _ = self.close(
             discarded.as_ref().map(|(t, d)| (t.as_str(), d.as_str())),
             None,
         );
@@ -278,18 +279,24 @@ impl ResponsesDecoder {
     /// The end of the byte stream, for a driver that frames events itself: `discarded` is the
     /// event a blank line would have dispatched, `cause` what ended the stream early. Without
     /// a terminal event the decoder fails with [`ErrorKind::Truncated`](crate::ErrorKind::Truncated).
-    pub(crate) fn close(&mut self, discarded: Option<(&str, &str)>, cause: Option<Error>) {
+    /// Returns the terminal event found in `discarded`, for the driver to hand on like any
+    /// other.
+    pub(crate) fn close(
+        &mut self,
+        discarded: Option<(&str, &str)>,
+        cause: Option<Error>,
+    ) -> Option<ResponseEvent> {
         if !matches!(self.state.end, End::Open) {
-            return;
+            return None;
         }
         if let Some((event_type, data)) = discarded {
             // A terminal event complete but for its blank line: the server closed right after
             // it, on purpose.
             let terminal = ResponseEvent::from_sse(event_type, data).is_ok_and(|e| e.is_terminal());
             if terminal {
-                let _ = self.state.decode(event_type, data);
+                let event = self.state.decode(event_type, data).ok().flatten();
                 if !matches!(self.state.end, End::Open) {
-                    return;
+                    return event;
                 }
             }
         }
@@ -304,6 +311,7 @@ impl ResponsesDecoder {
             error = error.with_source(cause);
         }
         self.state.fail(error);
+        None
     }
 }
 

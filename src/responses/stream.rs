@@ -93,11 +93,14 @@ impl ResponseStream {
                     let discarded = events
                         .discarded()
                         .map(|e| (e.event_type().to_owned(), e.data().to_owned()));
-                    self.decoder.close(
+                    let last = self.decoder.close(
                         discarded.as_ref().map(|(t, d)| (t.as_str(), d.as_str())),
                         cause,
                     );
                     self.events = None;
+                    if last.is_some() {
+                        return Ok(last);
+                    }
                 }
             }
         }

@@ -681,6 +681,32 @@ fn terminal_event_without_its_blank_line_still_ends_the_stream() {
     }
 }
 
+// The same over loopback, through both blocking calls: the server closes right after the
+// terminal event's line, and the call still returns the response and hands on that event.
+#[test]
+fn terminal_event_without_its_blank_line_ends_a_call() {
+    let body: &[u8] = b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\",\"output_index\":0,\"content_index\":0}\n\n\
+        data: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"status\":\"completed\",\"output\":[]}}\n";
+    let server = TestServer::start(move |_, r| serve(r, body, 4));
+    let client = client(&server);
+    let mut seen = Vec::new();
+    let response = client
+        .response_stream(&request(), |event| {
+            seen.push(event.event_type().to_owned());
+            ControlFlow::Continue(())
+        })
+        .expect("a success");
+    assert_eq!(response.status.as_deref(), Some("completed"));
+    assert_eq!(seen, ["response.output_text.delta", "response.completed"]);
+    let mut stream = client.response_events(&request()).expect("stream starts");
+    let types: Vec<String> = stream
+        .by_ref()
+        .map(|event| event.expect("no error").event_type().to_owned())
+        .collect();
+    assert_eq!(types, ["response.output_text.delta", "response.completed"]);
+    assert_eq!(stream.into_response().status.as_deref(), Some("completed"));
+}
+
 #[test]
 fn skipped_events_and_events_after_the_end() {
     let mut decoder = ResponsesDecoder::new();
