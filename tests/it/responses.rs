@@ -707,6 +707,30 @@ fn terminal_event_without_its_blank_line_ends_a_call() {
     assert_eq!(stream.into_response().status.as_deref(), Some("completed"));
 }
 
+// After the terminal event the stream reads the rest of the body (here a comment sent after
+// it), so the next call reuses the connection, whether the events were pulled or pushed.
+#[test]
+fn a_finished_stream_leaves_its_connection_for_the_next_call() {
+    let server = TestServer::start(|_, r| {
+        r.start_sse();
+        r.chunk(b"data: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"status\":\"completed\",\"output\":[]}}\n\n");
+        r.chunk(b": after the end\n\n");
+        r.end_chunked();
+    });
+    let client = client(&server);
+    let mut stream = client.response_events(&request()).expect("stream starts");
+    assert_eq!(stream.by_ref().count(), 1);
+    assert_eq!(stream.into_response().status.as_deref(), Some("completed"));
+    client
+        .response_stream(&request(), |_| ControlFlow::Continue(()))
+        .expect("a success");
+    client
+        .response_stream(&request(), |_| ControlFlow::Continue(()))
+        .expect("a success");
+    assert_eq!(server.request_count(), 3);
+    assert_eq!(server.connection_count(), 1);
+}
+
 #[test]
 fn skipped_events_and_events_after_the_end() {
     let mut decoder = ResponsesDecoder::new();
