@@ -13,11 +13,15 @@
 #               replay (tests/it/regressions.rs) and the allocation count (tests/alloc/)
 #   accumulate  the Accumulator (src/chat/accumulate.rs and src/chat/accumulate/): the chat unit
 #               tests, tests/it/stream.rs, the replay (its properties check the accumulator)
-#   stream      the stream driver (src/stream.rs): tests/it/stream.rs, the replay (the client
-#               against the reference model) and tests/it/faults.rs
+#   stream      the stream core (src/chat/decoder.rs, the sans-IO rules) and the blocking driver
+#               around it (src/stream.rs): the decoder's unit tests, tests/it/{decoder,
+#               decode_differential,stream,quirks,cancel,faults}.rs and the replay (the client
+#               against the reference model)
 #   retry       the retry decision, the backoff and the Retry-After parsing in src/http/retry.rs
-#               and the retry loop in src/http/mod.rs: the http unit tests, tests/it/http.rs,
-#               the retry tests of tests/it/faults.rs and tests/it/security.rs
+#               and the retry loop in src/http/mod.rs (Transport::send_then and the helpers
+#               it asks whether and how long to wait): the http unit tests, tests/it/http.rs,
+#               the retry tests of tests/it/faults.rs, tests/it/security.rs and tests/it/cancel.rs
+#               (the cancellable backoff sleep and the first-event retries)
 #
 # One job at a time, each test run bounded by a timeout (MUTANTS_TIMEOUT seconds, 90 by
 # default: several times the unmutated tests' time on a loaded machine; a mutant that makes the
@@ -31,7 +35,7 @@ cd "$(dirname "$0")/.."
 
 # Mutant names (as `--list` shows them) of the retry logic. cargo-mutants ORs every --re, so a
 # -F given to the retry part widens it; narrow it with -E (exclude) instead.
-retry='retry_decision|server_retry_delay|parse_http_date|backoff_delay|Transport::(send|backoff|next_random)( |$)'
+retry='retry_decision|server_retry_delay|parse_http_date|backoff_delay|Transport::(send|send_then|retry|first_event_retry|backoff|next_random)( |$)'
 
 part=${1:?usage: .ci/mutants.sh PART [cargo-mutants options]}
 shift
@@ -47,9 +51,9 @@ case $part in
         filters=(chat:: stream:: regressions::)
         ;;
     stream)
-        files=(--file src/stream.rs)
+        files=(--file src/stream.rs --file src/chat/decoder.rs)
         targets=(--lib --test=it)
-        filters=(stream:: regressions:: faults::)
+        filters=(decoder:: decode_differential:: stream:: quirks:: cancel:: regressions:: faults::)
         ;;
     retry)
         files=(--file src/http/mod.rs --file src/http/retry.rs --re "$retry")
@@ -57,7 +61,7 @@ case $part in
         # security:: for the credential refusals at the top of `Transport::send`;
         # faults::closed_before_the_status_line for the retried connection failure.
         filters=(http:: faults::retr faults::x_should_retry faults::insufficient_quota
-            faults::backoff faults::closed_before_the_status_line security::)
+            faults::backoff faults::closed_before_the_status_line security:: cancel::)
         ;;
     *)
         echo "unknown part: $part" >&2
