@@ -74,6 +74,10 @@ mkdir -p "target/mutants-out/$part"
 # two runs sharing a directory would overwrite each other's build of the crate.
 export CARGO_TARGET_DIR="$PWD/target/mutants-build/$part"
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+# The parts' tests trust only the roots they make themselves; with these set (as on many Linux
+# machines) every client a test builds would also load the system's certificates, which in an
+# unoptimised build costs more than the test itself.
+unset SSL_CERT_FILE SSL_CERT_DIR
 # The targets go to every cargo command (--cargo-arg), so that each mutant builds only them
 # rather than every test binary of the crate.
 cargo_args=()
