@@ -336,7 +336,10 @@ impl ClientBuilder {
     /// certificate in the PEM file named by `SSL_CERT_FILE` and in the files
     /// of the directories named by `SSL_CERT_DIR` (separated like `PATH`),
     /// as OpenSSL-based tools do; a path there that cannot be read fails
-    /// [`build`](Self::build). The operating system's own trust store is not
+    /// [`build`](Self::build). Those files are read by the first build in the
+    /// process and again only when either variable's value changes, so a
+    /// program pays for parsing a system bundle once however many clients it
+    /// builds. The operating system's own trust store is not
     /// read: point `SSL_CERT_FILE` at its bundle (e.g.
     /// `/etc/ssl/certs/ca-certificates.crt`) to trust it.
     ///

@@ -173,6 +173,78 @@ mod tests {
         assert_eq!(parse_http_date("garbage"), None);
     }
 
+    fn is_leap(year: u64) -> bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+
+    fn days_in_month(year: u64, month: u64) -> u64 {
+        match month {
+            2 if is_leap(year) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    /// Seconds since 1970 by counting whole years and months, the slow way: an independent
+    /// check of the day arithmetic in `parse_http_date`.
+    fn seconds_by_counting(year: u64, month: u64, day: u64, h: u64, m: u64, s: u64) -> u64 {
+        let days = (1970..year)
+            .map(|y| if is_leap(y) { 366 } else { 365 })
+            .sum::<u64>()
+            + (1..month).map(|mo| days_in_month(year, mo)).sum::<u64>()
+            + day
+            - 1;
+        days * 86_400 + h * 3600 + m * 60 + s
+    }
+
+    #[test]
+    fn http_dates_in_every_month_agree_with_counting() {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        // Leap and common years, the century rules (2000 leap, 2100 not), each month's first
+        // and last day, and the edges of the time of day (60 for a leap second).
+        for year in [1970, 1999, 2000, 2024, 2025, 2100, 2400] {
+            for (index, name) in MONTHS.iter().enumerate() {
+                let month = index as u64 + 1;
+                let last = days_in_month(year, month);
+                for (day, h, m, s) in [(1, 0, 0, 0), (last, 23, 59, 60), (15, 12, 34, 56)] {
+                    let text = format!("Xxx, {day:02} {name} {year} {h:02}:{m:02}:{s:02} GMT");
+                    assert_eq!(
+                        parse_http_date(&text),
+                        Some(seconds_by_counting(year, month, day, h, m, s)),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_http_dates_are_refused() {
+        for text in [
+            "Sun, 00 Nov 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:49:37 GMT",
+            "Sun, 06 Nov 1994 08:60:37 GMT",
+            "Sun, 06 Nov 1994 08:49:61 GMT",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nox 1994 08:49:37 GMT",
+            "Sun, 06 nov 1994 08:49:37 GMT",
+            "Sun, xx Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov yyyy 08:49:37 GMT",
+            "Sun, 06 Nov 1994 hh:49:37 GMT",
+            "Sun 06 Nov 1994 08:49:37 GMT",
+            "Wed, 31 Dec 1969 23:59:59 GMT",
+            "",
+        ] {
+            assert_eq!(parse_http_date(text), None, "{text}");
+        }
+    }
+
     #[test]
     fn first_event_errors_retried_like_429_and_5xx() {
         let api = |kind: Option<&str>, code: Option<&str>| ApiError {

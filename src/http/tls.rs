@@ -8,13 +8,15 @@
 //! Here the rustls configuration is built once, when the client is built, so every mistake
 //! in it is a configuration error then, and the connection code only wraps sockets.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport, TransportAdapter,
@@ -28,10 +30,16 @@ use crate::error::Error;
 const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 
+/// The roots of `SSL_CERT_FILE` / `SSL_CERT_DIR`, read by the first client built in the
+/// process. A system's bundle is hundreds of certificates, most of them found twice more
+/// under the hashed link names of its directory; reading and parsing them costs far more
+/// than the rest of a client's build, and a program that builds several clients pays it once.
+static ENV_ROOTS: EnvRoots = EnvRoots::new();
+
 /// The rustls configuration for `settings`; every error is [`ErrorKind::Config`]
 /// (crate::ErrorKind::Config).
 pub(super) fn client_config(settings: &Settings) -> Result<Arc<ClientConfig>, Error> {
-    let roots = trust_roots(settings, |name| std::env::var_os(name))?;
+    let roots = trust_roots(settings, &ENV_ROOTS, |name| std::env::var_os(name))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
@@ -52,19 +60,20 @@ pub(super) fn client_config(settings: &Settings) -> Result<Arc<ClientConfig>, Er
     Ok(Arc::new(config))
 }
 
-/// The roots `settings` trust, with the environment read through `var`: exactly the given
-/// ones, or the bundled Mozilla roots plus `SSL_CERT_FILE` / `SSL_CERT_DIR`; then the added
-/// ones.
+/// The roots `settings` trust, with the environment read through `var` (and its roots kept
+/// in `env`): exactly the given ones, or the bundled Mozilla roots plus `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`; then the added ones.
 fn trust_roots(
     settings: &Settings,
-    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    env: &EnvRoots,
+    var: impl Fn(&str) -> Option<OsString>,
 ) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
     match &settings.root_certificates_pem {
         Some(pem) => add_roots(&mut roots, pem, "the root certificate PEM")?,
         None => {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            add_env_roots(&mut roots, var)?;
+            roots.extend(env.get(var)?.iter().cloned());
         }
     }
     for pem in &settings.added_root_certificates_pem {
@@ -95,26 +104,63 @@ fn add_roots(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), Er
     Ok(())
 }
 
-/// Adds the roots of `SSL_CERT_FILE` and `SSL_CERT_DIR` (read through `var`). As in system
-/// bundles, a certificate rustls cannot use as a root is skipped; a file or directory that
-/// cannot be read is an error naming the variable, so a mistyped path is not silently
-/// ignored.
-fn add_env_roots(
-    roots: &mut RootCertStore,
-    var: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Result<(), Error> {
-    if let Some(file) = var(SSL_CERT_FILE).filter(|v| !v.is_empty()) {
-        add_env_file(roots, Path::new(&file), SSL_CERT_FILE)?;
+/// The roots of `SSL_CERT_FILE` / `SSL_CERT_DIR` last read, with the two values they were
+/// read for: a client built after either variable changed reads them afresh, but one built
+/// after only the files behind them changed gets the roots read before (as a program that
+/// caches an OpenSSL context would). An error is not kept, so it is reported on every build.
+struct EnvRoots(Mutex<Option<(EnvValues, Arc<[TrustAnchor<'static>]>)>>);
+
+/// The values of `SSL_CERT_FILE` and `SSL_CERT_DIR`, in that order.
+type EnvValues = [Option<OsString>; 2];
+
+impl EnvRoots {
+    const fn new() -> Self {
+        Self(Mutex::new(None))
     }
-    if let Some(dirs) = var(SSL_CERT_DIR).filter(|v| !v.is_empty()) {
-        for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
+
+    /// The roots of the variables as `var` reads them now, read from their files unless
+    /// they were read for the same values before. The lock is held while reading, so
+    /// clients built at once on several threads read the files once.
+    fn get(
+        &self,
+        var: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Arc<[TrustAnchor<'static>]>, Error> {
+        let values = [var(SSL_CERT_FILE), var(SSL_CERT_DIR)];
+        // A poisoned lock means a panic elsewhere while it was held; the value inside is
+        // either a complete entry or none, both safe to use.
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((read_for, roots)) = &*kept {
+            if *read_for == values {
+                return Ok(Arc::clone(roots));
+            }
+        }
+        let mut store = RootCertStore::empty();
+        add_env_roots(&mut store, &values)?;
+        let roots: Arc<[TrustAnchor<'static>]> = store.roots.into();
+        *kept = Some((values, Arc::clone(&roots)));
+        Ok(roots)
+    }
+}
+
+/// Adds the roots of `SSL_CERT_FILE` and `SSL_CERT_DIR` (their `values`), each distinct
+/// certificate once. As in system bundles, a certificate rustls cannot use as a root is
+/// skipped; a file or directory that cannot be read is an error naming the variable, so a
+/// mistyped path is not silently ignored.
+fn add_env_roots(roots: &mut RootCertStore, values: &EnvValues) -> Result<(), Error> {
+    let [file, dirs] = values;
+    let mut seen = HashSet::new();
+    if let Some(file) = file.as_ref().filter(|v| !v.is_empty()) {
+        add_env_file(roots, &mut seen, Path::new(file), SSL_CERT_FILE)?;
+    }
+    if let Some(dirs) = dirs.as_ref().filter(|v| !v.is_empty()) {
+        for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
             let entries = std::fs::read_dir(&dir).map_err(|e| env_error(SSL_CERT_DIR, &dir, e))?;
             for entry in entries {
                 let path = entry.map_err(|e| env_error(SSL_CERT_DIR, &dir, e))?.path();
                 // Following links (the hashed names in /etc/ssl/certs are links); other
                 // entries, such as subdirectories, are not certificates.
                 if path.is_file() {
-                    add_env_file(roots, &path, SSL_CERT_DIR)?;
+                    add_env_file(roots, &mut seen, &path, SSL_CERT_DIR)?;
                 }
             }
         }
@@ -122,11 +168,18 @@ fn add_env_roots(
     Ok(())
 }
 
-/// Adds the certificates of one PEM file named by the variable `var`; a file without any
-/// (a README beside hashed links) adds nothing.
-fn add_env_file(roots: &mut RootCertStore, path: &Path, var: &str) -> Result<(), Error> {
+/// Adds the certificates of one PEM file named by the variable `var` that are not in
+/// `seen`; a file without any (a README beside hashed links) adds nothing.
+fn add_env_file(
+    roots: &mut RootCertStore,
+    seen: &mut HashSet<CertificateDer<'static>>,
+    path: &Path,
+    var: &str,
+) -> Result<(), Error> {
     let pem = std::fs::read(path).map_err(|e| env_error(var, path, e))?;
-    let certs = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .filter_map(Result::ok)
+        .filter(|cert| seen.insert(cert.clone()));
     roots.add_parsable_certificates(certs);
     Ok(())
 }
@@ -257,19 +310,37 @@ mod tests {
         crate::Client::builder().settings_for_tests()
     }
 
+    /// The distinct certificates of the PEM files in `dir`.
+    fn distinct_certificates(dir: &Path) -> HashSet<CertificateDer<'static>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flat_map(|entry| {
+                let pem = std::fs::read(entry.unwrap().path()).unwrap();
+                CertificateDer::pem_slice_iter(&pem)
+                    .map(Result::unwrap)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
     fn roots_are_added_to_the_bundled_ones_or_replace_them() {
         let bundled = webpki_roots::TLS_SERVER_ROOTS.len();
         let pem = |name: &str| std::fs::read(test_certs(name)).unwrap();
         let no_env = |_: &str| None;
-        assert_eq!(trust_roots(&settings(), no_env).unwrap().len(), bundled);
+        let env_roots = EnvRoots::new();
+        let roots = |settings: &Settings, var: &dyn Fn(&str) -> Option<OsString>| {
+            trust_roots(settings, &env_roots, var).unwrap().len()
+        };
+        assert_eq!(roots(&settings(), &no_env), bundled);
 
         let mut added = settings();
         added.added_root_certificates_pem = vec![pem("localhost-root.pem"), pem("client-root.pem")];
-        assert_eq!(trust_roots(&added, no_env).unwrap().len(), bundled + 2);
+        assert_eq!(roots(&added, &no_env), bundled + 2);
 
-        // SSL_CERT_FILE and SSL_CERT_DIR add theirs; a directory's files without a
-        // certificate (the README) add nothing.
+        // SSL_CERT_FILE and SSL_CERT_DIR add theirs, each distinct certificate once (the
+        // file's root is in the directory too); a directory's files without a certificate
+        // (the README) add nothing.
         let file = test_certs("localhost-root.pem").into_os_string();
         let dir = test_certs("").into_os_string();
         let env = |name: &str| match name {
@@ -277,38 +348,64 @@ mod tests {
             SSL_CERT_DIR => Some(dir.clone()),
             _ => None,
         };
-        let certs_in_dir: usize = std::fs::read_dir(test_certs(""))
-            .unwrap()
-            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
-            .map(|text| text.matches("-----BEGIN CERTIFICATE-----").count())
-            .sum();
-        assert_eq!(certs_in_dir, 10, "five sets of root and leaf");
-        assert_eq!(
-            trust_roots(&added, env).unwrap().len(),
-            bundled + 2 + 1 + certs_in_dir
-        );
+        let in_dir = distinct_certificates(&test_certs(""));
+        assert_eq!(in_dir.len(), 10, "five sets of root and leaf");
+        assert_eq!(roots(&added, &env), bundled + 2 + in_dir.len());
 
         // Exactly these roots: no bundled ones, no environment, but the added ones.
         let mut exact = added.clone();
         exact.root_certificates_pem = Some(pem("localhost-other-root.pem"));
-        assert_eq!(trust_roots(&exact, env).unwrap().len(), 3);
+        assert_eq!(roots(&exact, &env), 3);
+    }
+
+    #[test]
+    fn env_roots_are_read_once_for_the_same_values() {
+        let dir = std::env::temp_dir().join(format!("chatstream-env-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("roots.pem");
+        std::fs::copy(test_certs("localhost-root.pem"), &file).unwrap();
+        let env_roots = EnvRoots::new();
+        let file_only = |name: &str| (name == SSL_CERT_FILE).then(|| file.clone().into_os_string());
+        let first = env_roots.get(file_only).unwrap();
+        assert_eq!(first.len(), 1);
+
+        // The same values: the roots read before, even though the file behind them is gone.
+        std::fs::remove_file(&file).unwrap();
+        let again = env_roots.get(file_only).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+
+        // Other values are read afresh; a failed read reports its error and keeps nothing,
+        // so the roots read before stay.
+        let err =
+            env_roots.get(|name| (name == SSL_CERT_DIR).then(|| file.clone().into_os_string()));
+        assert!(err.unwrap_err().to_string().contains(SSL_CERT_DIR));
+        let dir_too = |name: &str| match name {
+            SSL_CERT_DIR => Some(test_certs("").into_os_string()),
+            _ => None,
+        };
+        assert_eq!(env_roots.get(dir_too).unwrap().len(), 10);
+        assert!(!Arc::ptr_eq(&first, &env_roots.get(dir_too).unwrap()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn env_roots_unreadable_paths_name_the_variable() {
         let mut roots = RootCertStore::empty();
-        let missing = "/nonexistent/chatstream-test/roots.pem";
-        for var in [SSL_CERT_FILE, SSL_CERT_DIR] {
-            let err = add_env_roots(&mut roots, |name| {
-                (name == var).then(|| std::ffi::OsString::from(missing))
-            })
-            .expect_err("a path that cannot be read");
+        let missing = OsString::from("/nonexistent/chatstream-test/roots.pem");
+        for (values, var) in [
+            ([Some(missing.clone()), None], SSL_CERT_FILE),
+            ([None, Some(missing.clone())], SSL_CERT_DIR),
+        ] {
+            let err = add_env_roots(&mut roots, &values).expect_err("a path that cannot be read");
             let shown = err.to_string();
-            assert!(shown.contains(var) && shown.contains(missing), "{shown}");
+            assert!(
+                shown.contains(var) && shown.contains(missing.to_str().unwrap()),
+                "{shown}"
+            );
         }
         // Unset or empty: nothing is read.
-        add_env_roots(&mut roots, |_| None).unwrap();
-        add_env_roots(&mut roots, |_| Some(std::ffi::OsString::new())).unwrap();
+        add_env_roots(&mut roots, &[None, None]).unwrap();
+        add_env_roots(&mut roots, &[Some(OsString::new()), Some(OsString::new())]).unwrap();
         assert!(roots.is_empty());
     }
 }

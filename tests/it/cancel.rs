@@ -443,6 +443,30 @@ fn cancel_during_the_backoff_sleep() {
     assert_eq!(server.request_count(), 1);
 }
 
+// Proves: a client watching a token that is never cancelled still waits out the backoff and
+// retries, for a failed attempt and for a failed first event, and returns the second answer.
+#[test]
+fn an_uncancelled_token_lets_retries_through() {
+    let server = TestServer::scripted(
+        Script::new()
+            .json(503, r#"{"error":{"message":"busy","type":"server_error"}}"#)
+            .json(200, &completion_json("after the 503"))
+            .sse(&event(RATE_LIMITED))
+            .sse(&stream_body(&["after ", "the event"])),
+    );
+    let token = CancellationToken::new();
+    let client = builder(&server).build().unwrap();
+    let watched = client.with_cancellation(&token);
+    let plain = watched.chat(&request()).expect("the retry succeeds");
+    assert_eq!(plain.content(), "after the 503");
+    let streamed = watched
+        .chat_stream(&request(), |_| ControlFlow::Continue(()))
+        .expect("the retry succeeds");
+    assert_eq!(streamed.content(), "after the event");
+    assert_eq!(server.request_count(), 4);
+    assert!(!token.is_cancelled());
+}
+
 // Proves: a TLS handshake that never completes is cut short (the server accepted the TCP
 // connection and says nothing), and the server sees the socket close.
 #[cfg(feature = "tls")]
