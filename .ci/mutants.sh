@@ -22,6 +22,9 @@
 #               it asks whether and how long to wait): the http unit tests, tests/it/http.rs,
 #               the retry tests of tests/it/faults.rs, tests/it/security.rs and tests/it/cancel.rs
 #               (the cancellable backoff sleep and the first-event retries)
+#   http-date   parse_http_date alone (it is in the retry part too), with the library's tests:
+#               `.ci/mutants.sh retry -E parse_http_date` and this one cover the retry part in
+#               a third of its time
 #
 # One job at a time, each test run bounded by a timeout (MUTANTS_TIMEOUT seconds, 90 by
 # default: several times the unmutated tests' time on a loaded machine; a mutant that makes the
@@ -62,6 +65,14 @@ case $part in
         # faults::closed_before_the_status_line for the retried connection failure.
         filters=(http:: faults::retr faults::x_should_retry faults::insufficient_quota
             faults::backoff faults::closed_before_the_status_line security:: cancel::)
+        ;;
+    http-date)
+        # The Retry-After date parser alone, a quarter of the retry part's mutants: its unit
+        # tests compare it with an independent count of days, so the library's tests suffice and
+        # each mutant builds only them.
+        files=(--file src/http/retry.rs --re 'parse_http_date')
+        targets=(--lib)
+        filters=(http::retry::)
         ;;
     *)
         echo "unknown part: $part" >&2
