@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Records raw llama-server (or LiteLLM) responses as fixtures (standard library only).
+"""Records raw llama-server (or LiteLLM, ...) responses as fixtures (standard library only).
 
-    record.py [--server llama|litellm] [--api chat|responses]
+    record.py [--server llama|litellm|llamacpp-python|mockllm] [--api chat|responses]
               --requests DIR --out DIR --responses DIR --provenance FILE
-              --server-version TEXT --model FILE [NAME...]
+              --server-version TEXT [--model FILE] [--config FILE] [NAME...]
 
 For every request body DIR/PREFIX-NAME.json (all of them when no NAME is given;
-each has "stream": true; PREFIX is "llama", or "litellm" with --server litellm)
-it writes, into --out:
+each has "stream": true; PREFIX is the --server value: "llama", "litellm",
+"llamacpp-python" or "mockllm") it writes, into --out:
 
   PREFIX-NAME.sse           the streamed response body exactly as received:
                             http.client removes the HTTP/1.1 chunked framing
@@ -23,8 +23,27 @@ belong to a .sse):
 
 and a provenance section (server version, date, model, request, sizes) into
 --provenance, between marker lines, replacing an earlier section there.
-A chat request whose name ends in "-error" must instead end with an error
-event and no [DONE]; it has no non-streamed counterpart.
+Some names ask for more (chat only):
+
+  ...-error, ...-error-NNN  the stream must end with one error event and no
+                            [DONE]; it has no non-streamed counterpart
+  ...-interrupted           once the stream's first event has arrived, a
+                            second request (the same body with "stream": false
+                            and "max_tokens": 1) is sent on another connection;
+                            the stream must then end with [DONE] while no
+                            choice has a finish reason (llama-cpp-python stops
+                            a stream for the next request); no non-streamed
+                            counterpart
+  ...-ping                  sent to CHATSTREAM_E2E_RECORD_QUEUE_URL while a
+                            blocker stream holds the model there, so that it
+                            waits; once its first `: ping` comment has
+                            arrived the blocker is closed (see Blocker); no
+                            non-streamed counterpart
+  ...-wrong-key             sent with a wrong API key: the answer must be an
+                            HTTP error with a JSON body, written as it came to
+                            --responses/PREFIX-NAME.json (no .sse)
+  ...-http-NNN              the answer must have HTTP status NNN and a JSON
+                            body, written as for ...-wrong-key
 
 With --api responses (default chat) the requests go to /responses (the
 Responses API) and it writes, into --out:
@@ -39,7 +58,9 @@ with "stream": false. Its provenance section has its own marker lines.
 
 Reads CHATSTREAM_E2E_BASE_URL and CHATSTREAM_E2E_API_KEY, or with --server
 litellm CHATSTREAM_E2E_LITELLM_URL and CHATSTREAM_E2E_LITELLM_KEY (run it
-through e2e/run.sh, or use e2e/record.sh or e2e/record-responses.sh).
+through e2e/run.sh, or use e2e/record.sh or e2e/record-responses.sh); with
+--server llamacpp-python or mockllm, CHATSTREAM_E2E_RECORD_URL and
+CHATSTREAM_E2E_RECORD_KEY (set by e2e/record-more.sh).
 """
 
 import argparse
@@ -48,11 +69,20 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import sys
+import threading
 import urllib.parse
 
-SERVERS = ("litellm", "llama")
+SERVERS = ("litellm", "llama", "llamacpp-python", "mockllm")
 APIS = ("chat", "responses")
+# The variables holding each server's base URL and API key.
+SERVER_ENV = {
+    "llama": ("CHATSTREAM_E2E_BASE_URL", "CHATSTREAM_E2E_API_KEY"),
+    "litellm": ("CHATSTREAM_E2E_LITELLM_URL", "CHATSTREAM_E2E_LITELLM_KEY"),
+    "llamacpp-python": ("CHATSTREAM_E2E_RECORD_URL", "CHATSTREAM_E2E_RECORD_KEY"),
+    "mockllm": ("CHATSTREAM_E2E_RECORD_URL", "CHATSTREAM_E2E_RECORD_KEY"),
+}
 # The command that records each (server, api); the provenance names it, and
 # its first word is in the marker lines. No script records LiteLLM's
 # Responses API streams (see e2e/README.md).
@@ -61,6 +91,8 @@ COMMANDS = {
     ("litellm", "chat"): "e2e/record.sh --litellm",
     ("llama", "responses"): "e2e/record-responses.sh",
     ("litellm", "responses"): "e2e/record.py --server litellm --api responses",
+    ("llamacpp-python", "chat"): "e2e/record-more.sh llamacpp-python",
+    ("mockllm", "chat"): "e2e/record-more.sh mockllm",
 }
 MARKERS = {
     (server, api): (f"<!-- {server}{'-responses' if api == 'responses' else ''}-recorded: "
@@ -79,16 +111,26 @@ def env(name):
     return value
 
 
-def post(base, key, body, path="/chat/completions"):
-    """POST body to path; returns (status, headers, raw body, chunk sizes)."""
+def send(base, key, body, path, rcvbuf=None):
+    """Sends body to path; returns (connection, response) with the body unread.
+    rcvbuf, if given, is the socket's receive buffer size."""
     conn = http.client.HTTPConnection(base.hostname, base.port, timeout=300)
+    conn.connect()
+    if rcvbuf:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     data = json.dumps(body).encode("utf-8")
     conn.request("POST", base.path.rstrip("/") + path, body=data, headers={
         "Content-Type": "application/json",
         "Authorization": f"Bearer {key}",
         "Accept": "text/event-stream" if body.get("stream") else "application/json",
     })
-    resp = conn.getresponse()
+    return conn, conn.getresponse()
+
+
+def post(base, key, body, path="/chat/completions", watch=None):
+    """POST body to path; returns (status, headers, raw body, chunk sizes).
+    watch, if given, is called with the body so far after each read."""
+    conn, resp = send(base, key, body, path)
     parts = []
     while True:
         # read1 returns what one read of the de-chunked body gives, so the
@@ -97,9 +139,96 @@ def post(base, key, body, path="/chat/completions"):
         if not piece:
             break
         parts.append(piece)
+        if watch is not None:
+            watch(b"".join(parts))
     status, headers = resp.status, resp.getheaders()
     conn.close()
     return status, headers, b"".join(parts), [len(p) for p in parts]
+
+
+def has_event(raw):
+    """Whether raw holds a data line ended by a blank line (any line end)."""
+    return bool(parse_events(raw)["events"])
+
+
+def has_ping(raw):
+    """Whether raw holds a complete `: ping` comment line (sse-starlette's keep-alive)."""
+    return any(line.startswith(b": ping") for line in raw.splitlines()[:-1])
+
+
+class Interrupter:
+    """For a stream named ...-interrupted: once the stream's first event has
+    arrived, sends a second request (the same body, not streamed, one token)
+    on its own connection."""
+
+    def __init__(self, base, key, body, path):
+        second = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        second.update(stream=False, max_tokens=1)
+        self.status = None
+        self.started = False
+
+        def run():
+            self.status = post(base, key, second, path)[0]
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def before(self):
+        pass
+
+    def watch(self, raw):
+        if not self.started and has_event(raw):
+            self.started = True
+            self.thread.start()
+
+    def after(self):
+        """An error message, or None."""
+        self.thread.join(300)
+        if self.status != 200:
+            return f"the interrupting request got HTTP {self.status}"
+        return None
+
+
+class Blocker:
+    """For a stream named ...-ping: first a blocker stream (the same messages,
+    BLOCKER_TOKENS tokens, nothing read after its first event, a small receive
+    buffer so that the server soon waits to send more) holds the model; the
+    recorded stream then waits for it, and the server sends `: ping` comments
+    every 15 s. Once the first one has arrived the blocker's connection is
+    closed, which frees the model. Needs a server that does not interrupt a
+    stream for a waiting request (llama-cpp-python's --interrupt_requests False)."""
+
+    def __init__(self, base, key, body, path):
+        self.args = (base, key, {"model": body["model"], "messages": body["messages"],
+                                 "max_tokens": BLOCKER_TOKENS, "stream": True}, path)
+        self.conn = None
+
+    def before(self):
+        self.conn, resp = send(*self.args, rcvbuf=4096)
+        if resp.status != 200:
+            raise SystemExit(f"the blocker stream got HTTP {resp.status}")
+        raw = b""
+        while not has_event(raw):
+            piece = resp.read1(4096)
+            if not piece:
+                raise SystemExit("the blocker stream ended before its first event")
+            raw += piece
+
+    def watch(self, raw):
+        if self.conn is not None and has_ping(raw):
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            self.conn.close()
+            self.conn = None
+
+    def after(self):
+        if self.conn is not None:
+            self.conn.close()
+            return "no `: ping` comment arrived while the blocker held the model"
+        return None
+
+
+# Tokens of the blocker stream: more than the server generates in 15 s or
+# than the socket buffers between it and the unread blocker hold.
+BLOCKER_TOKENS = 1500
 
 
 # --- a small WHATWG event-stream parser (HTML 9.2.6), for the expected events
@@ -190,6 +319,39 @@ def check_stream(name, raw, expected):
     return chunks
 
 
+def check_interrupted(name, chunks):
+    finished = [ch for c in chunks for ch in c.get("choices", []) if ch.get("finish_reason")]
+    if not chunks or finished:
+        raise SystemExit(f"{name}: the stream was not interrupted (a choice finished: "
+                         "give it a larger max_tokens)")
+
+
+def check_repeated_tool_call(name, chunks):
+    """llama-cpp-python's tool-call deltas: every fragment repeats the id and
+    the name, beside a legacy function_call; no usage chunk even when asked.
+    Returns what the recording shows."""
+    deltas = [ch.get("delta", {}) for c in chunks for ch in c.get("choices", [])]
+    fragments = [(d, f) for d in deltas for f in d.get("tool_calls") or []]
+    if len(fragments) < 2:
+        raise SystemExit(f"{name}: fewer than two tool-call fragments")
+    for delta, fragment in fragments:
+        if not (fragment.get("id") and fragment.get("function", {}).get("name")
+                and delta.get("function_call")):
+            raise SystemExit(f"{name}: a tool-call fragment without its id, its name or a "
+                             f"legacy function_call: {delta}")
+    if any(c.get("usage") for c in chunks):
+        raise SystemExit(f"{name}: a usage chunk")
+    return ("each tool-call delta repeats the id and the name beside a legacy function_call; "
+            "no usage chunk")
+
+
+# What a recording of (server, name) must show beyond a clean stream, so that
+# a new recording cannot quietly lose the quirk its fixture is there for.
+QUIRK_CHECKS = {
+    ("llamacpp-python", "llamacpp-python-tool-call"): check_repeated_tool_call,
+}
+
+
 def check_responses_stream(name, raw, expected):
     """The payloads of a Responses stream that ends cleanly with a terminal event."""
     events = expected["events"]
@@ -219,7 +381,7 @@ def summarize_responses(payloads):
     return "; ".join(parts)
 
 
-def summarize(chunks, failing=False):
+def summarize(chunks, failing=False, raw=b""):
     finishes = {}
     usage = 0
     tool_calls = 0
@@ -236,6 +398,9 @@ def summarize(chunks, failing=False):
         parts.append(f"{usage} usage chunk(s)")
     if tool_calls:
         parts.append(f"{tool_calls} tool-call deltas")
+    comments = sum(1 for line in raw.splitlines() if line.startswith(b":"))
+    if comments:
+        parts.append(f"{comments} comment line(s)")
     if failing:
         parts.append("then an error event and EOF without [DONE]")
     return "; ".join(parts)
@@ -268,6 +433,20 @@ def update_provenance(path, section, markers):
     write(path, new.encode("utf-8"))
 
 
+def record_error_body(args, base, key, body, path, name, want):
+    """Sends body with key; writes the error body as received and returns its
+    provenance row. want(status) says whether the status is the expected one."""
+    status, headers, raw, _ = post(base, key, body, path)
+    ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+    if not want(status):
+        sys.exit(f"{name}: unexpected HTTP {status}: {raw[:300]!r}")
+    json.loads(raw)
+    write(os.path.join(args.responses, name + ".json"), raw)
+    summary = f"HTTP {status} `{ctype}`: `{raw.decode('utf-8')}`"
+    print(f"recorded {name}: {summary}", file=sys.stderr)
+    return (name, len(raw), None, 1, summary, sha256(raw))
+
+
 def provenance_lines(args, model_sha, now):
     """The head of the provenance section: where, when and how it was recorded, and the table head."""
     responses_api = args.api == "responses"
@@ -281,6 +460,26 @@ def provenance_lines(args, model_sha, now):
             "3000 bytes).",
             f"- Upstream: `llama-server --version` = {args.server_version}, the tiny model "
             f"(sha256 `{model_sha}`), flags as for the `llama-*` recordings.",
+        ]
+    elif args.server == "llamacpp-python":
+        title = "llama-cpp-python's server"
+        setup = [
+            f"- Server: {args.server_version} (`e2e/requirements-llamacpp-python.txt`; its source "
+            "package compiles llama.cpp), started by `e2e/record-more.sh` as `python -m "
+            "llama_cpp.server --model MODEL --model_alias tiny-random-llama --chat_format "
+            f"chatml-function-calling --n_ctx 2048 --n_threads {os.environ.get('CHATSTREAM_E2E_THREADS') or 2} "
+            "--api_key KEY`, and a second instance with `--interrupt_requests False` for the "
+            "`…-ping` requests.",
+            f"- Model: the tiny random-weight model written by `e2e/gen_model.py` (sha256 `{model_sha}`).",
+        ]
+    elif args.server == "mockllm":
+        title = "the npm mock server `@dwmkerr/mock-llm`"
+        setup = [
+            f"- Server: {args.server_version} (pinned in `e2e/mock-llm/package-lock.json`), started by "
+            "`e2e/record-more.sh` with the configuration `e2e/mock-llm/mock-llm.yaml` "
+            f"(sha256 `{model_sha}`): it echoes the last user message, answers a message "
+            "containing `error-429` with an OpenAI-style 429 error, and one containing `type-error` "
+            "with a choice without a message, which fails inside mock-llm when streamed.",
         ]
     else:
         title = "llama.cpp's llama-server"
@@ -308,6 +507,16 @@ def provenance_lines(args, model_sha, now):
             requests = (
                 f"- Requests: `{args.requests_label}/NAME.json`; outputs as for the `llama-*` recordings. "
                 "`litellm-upstream-error` has no non-streamed counterpart.")
+        elif args.server in ("llamacpp-python", "mockllm"):
+            requests = (
+                f"- Requests: `{args.requests_label}/NAME.json`; outputs as for the `llama-*` recordings. "
+                "A stream named `…-error…`, `…-interrupted` or `…-ping` has no non-streamed counterpart. "
+                "For `…-interrupted` a second request (the same body, not streamed, `max_tokens: 1`) was "
+                "sent once the stream's first event had arrived. A `…-ping` request waited behind a "
+                f"blocker stream ({BLOCKER_TOKENS} tokens, left unread) until its first `: ping` comment "
+                "had arrived; then the blocker's connection was closed. `…-wrong-key` was sent with a wrong "
+                f"key, and `…-http-NNN` answered with status NNN: `{args.responses_label}/NAME.json` is "
+                "the error body as received, and there is no `.sse`.")
         else:
             requests = (
                 f"- Requests: `{args.requests_label}/NAME.json`. `{args.out_label}/NAME.sse` is the streamed "
@@ -322,7 +531,8 @@ def provenance_lines(args, model_sha, now):
         "are the response bodies with the HTTP chunked framing removed and no other change.",
         requests,
         "",
-        "| fixture | bytes | events | what it shows | sha256 of .sse |",
+        "| fixture | bytes | events | what it shows | "
+        f"{'sha256' if args.server in ('llamacpp-python', 'mockllm') else 'sha256 of .sse'} |",
         "| --- | --- | --- | --- | --- |",
     ]
 
@@ -334,7 +544,8 @@ def main():
     ap.add_argument("--responses", required=True)
     ap.add_argument("--provenance", required=True)
     ap.add_argument("--server-version", required=True)
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", help="the model file (its sha256 goes into the provenance)")
+    ap.add_argument("--config", help="with --server mockllm: its configuration file, instead of --model")
     ap.add_argument("--requests-label", default=None)
     ap.add_argument("--out-label", default=None)
     ap.add_argument("--responses-label", default=None)
@@ -351,23 +562,29 @@ def main():
     if args.responses_label is None:
         args.responses_label = "fixtures/responses-api" if responses_api else "fixtures/responses"
     path = "/responses" if responses_api else "/chat/completions"
+    if (args.server, args.api) not in COMMANDS:
+        sys.exit(f"no recording of --server {args.server} --api {args.api}")
+    described = args.config if args.server == "mockllm" else args.model
+    if not described:
+        sys.exit("--config is required with --server mockllm, --model otherwise")
 
     prefix = args.server + "-"
+    url_var, key_var = SERVER_ENV[args.server]
+    base = urllib.parse.urlsplit(env(url_var))
+    key = env(key_var)
     if args.server == "litellm":
-        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_LITELLM_URL"))
-        key = env("CHATSTREAM_E2E_LITELLM_KEY")
         label = f"the LiteLLM proxy {args.litellm_version} in front of llama-server ({args.server_version})"
-    else:
-        base = urllib.parse.urlsplit(env("CHATSTREAM_E2E_BASE_URL"))
-        key = env("CHATSTREAM_E2E_API_KEY")
+    elif args.server == "llama":
         label = f"llama-server ({args.server_version})"
+    else:
+        label = args.server_version
     names = args.names or sorted(f[:-5] for f in os.listdir(args.requests)
                                  if f.startswith(prefix) and f.endswith(".json"))
     if not names:
         sys.exit(f"no {prefix}*.json request bodies in {args.requests}")
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.responses, exist_ok=True)
-    with open(args.model, "rb") as f:
+    with open(described, "rb") as f:
         model_sha = sha256(f.read())
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -380,14 +597,38 @@ def main():
         if body.get("stream") is not True:
             sys.exit(f"{name}.json: the request must have \"stream\": true")
 
-        status, headers, raw, sizes = post(base, key, body, path)
+        http_status = name.rpartition("-http-")[2]
+        if not responses_api and name.endswith("-wrong-key"):
+            rows.append(record_error_body(args, base, "sk-wrong-key", body, path, name,
+                                          lambda status: 400 <= status < 500))
+            continue
+        if not responses_api and "-http-" in name and http_status.isdigit():
+            rows.append(record_error_body(args, base, key, body, path, name,
+                                          lambda status: status == int(http_status)))
+            continue
+        interrupted = not responses_api and name.endswith("-interrupted")
+        queued = not responses_api and name.endswith("-ping")
+        helper = None
+        if interrupted:
+            helper = Interrupter(base, key, body, path)
+        elif queued:
+            helper = Blocker(urllib.parse.urlsplit(env("CHATSTREAM_E2E_RECORD_QUEUE_URL")),
+                             key, body, path)
+        if helper:
+            helper.before()
+        status, headers, raw, sizes = post(
+            urllib.parse.urlsplit(env("CHATSTREAM_E2E_RECORD_QUEUE_URL")) if queued else base,
+            key, body, path, helper.watch if helper else None)
         ctype = dict((k.lower(), v) for k, v in headers).get("content-type", "")
         if status != 200 or not ctype.startswith("text/event-stream"):
             sys.exit(f"{name}: HTTP {status} {ctype}: {raw[:300]!r}")
+        problem = helper.after() if helper else None
+        if problem:
+            sys.exit(f"{name}: {problem}")
         expected = parse_events(raw)
         # Failing streams are a chat-only notion: check_responses_stream
         # rejects every error event.
-        failing = not responses_api and name.endswith("-error")
+        failing = not responses_api and (name.endswith("-error") or "-error-" in name)
         if responses_api:
             payloads = check_responses_stream(name, raw, expected)
             summary = summarize_responses(payloads)
@@ -404,14 +645,21 @@ def main():
                   (json.dumps(rebuilt, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         else:
             chunks = (check_error_stream if failing else check_stream)(name, raw, expected)
-            summary = summarize(chunks, failing)
+            if interrupted:
+                check_interrupted(name, chunks)
+            quirk = QUIRK_CHECKS.get((args.server, name), lambda *_: None)(name, chunks)
+            summary = summarize(chunks, failing, raw)
+            if quirk:
+                summary += f"; {quirk}"
+            if interrupted:
+                summary += "; ended by a second request"
             write(os.path.join(args.out, name + ".sse"), raw)
             write(os.path.join(args.out, name + ".json"),
                   (json.dumps({"description": f"Recorded from {label}: "
                                               f"{args.requests_label}/{name}.json, streamed.",
                                **expected}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
-        if not failing:
+        if not failing and not interrupted and not queued:
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             pstatus, _, praw, _ = post(base, key, dict(plain, stream=False), path)
             if pstatus != 200:
@@ -426,7 +674,9 @@ def main():
 
     lines = provenance_lines(args, model_sha, now)
     for name, size, n_events, _, summary, digest in rows:
-        lines.append(f"| `{name}.sse` | {size} | {n_events} | {summary} | `{digest[:16]}…` |")
+        file = f"{name}.json` (in `{args.responses_label}`)" if n_events is None else f"{name}.sse`"
+        lines.append(f"| `{file} | {size} | {'–' if n_events is None else n_events} | {summary} "
+                     f"| `{digest[:16]}…` |")
     update_provenance(args.provenance, "\n".join(lines) + "\n", MARKERS[args.server, args.api])
     print(f"provenance written to {args.provenance}", file=sys.stderr)
     return 0

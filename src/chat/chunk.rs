@@ -2,8 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::json::{Bad, Fields, Out, Res, decode_finish_reason, decode_str};
-use super::usage::{decode_usage, usage_of};
+use super::envelope::{envelope, envelope_choice};
+use super::json::{Bad, Fields, Out, Res, decode_str};
+use super::usage::usage_of;
 use super::visit::{self, GiveUp, Read, Visit, string, u64};
 use super::{Logprobs, Role, ToolCallDelta, Usage};
 use crate::Error;
@@ -242,75 +243,23 @@ impl ChatChunk {
         decode_str(text, "chat completion chunk", Self::decode)
     }
 
-    pub(super) fn decode(value: Value) -> Res<Self> {
-        let mut f = Fields::new(value, "chat completion chunk")?;
-        let id = f.string("id").unwrap_or_default();
-        let object = f.string("object").unwrap_or_default();
-        let created = f.u64("created").unwrap_or_default();
-        let model = f.string("model").unwrap_or_default();
-        let system_fingerprint = f.string("system_fingerprint");
-        let service_tier = f.string("service_tier");
-        let choices = f
-            .array("choices")?
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-            .map(|(position, choice)| ChunkChoice::decode(choice, position))
-            .collect::<Res<_>>()?;
-        let usage = decode_usage(&mut f);
-        Ok(Self {
-            id,
-            object,
-            created,
-            model,
-            system_fingerprint,
-            service_tier,
-            choices,
-            usage,
-            extra: f.rest(),
-        })
+    envelope! {
+        what: "chat completion chunk",
+        object: "chat.completion.chunk",
+        choice: ChunkChoice,
     }
 
     /// The chunk as JSON (`"object": "chat.completion.chunk"` when empty).
     pub fn to_json(&self) -> Value {
-        let mut out = Out::default();
-        out.set("id", self.id.as_str());
-        let object = if self.object.is_empty() {
-            "chat.completion.chunk"
-        } else {
-            &self.object
-        };
-        out.set("object", object);
-        out.set("created", self.created);
-        out.set("model", self.model.as_str());
-        out.set(
-            "choices",
-            Value::Array(self.choices.iter().map(ChunkChoice::to_json).collect()),
-        );
-        out.opt("system_fingerprint", self.system_fingerprint.as_deref());
-        out.opt("service_tier", self.service_tier.as_deref());
-        out.opt("usage", self.usage.as_ref().map(Usage::to_json));
-        out.finish(&self.extra)
+        self.envelope_to_json()
     }
 }
 
 impl ChunkChoice {
-    fn decode(value: Value, position: usize) -> Res<Self> {
-        let mut f = Fields::new(value, "chunk choice")?;
-        let index = f.u64("index").unwrap_or(position as u64);
-        let delta = match f.object("delta")? {
-            Some(map) => Delta::decode(map)?,
-            None => Delta::default(),
-        };
-        let finish_reason = decode_finish_reason(&mut f);
-        let logprobs = f.loose_object("logprobs").map(Logprobs::from_map);
-        Ok(Self {
-            index,
-            delta,
-            finish_reason,
-            logprobs,
-            extra: f.rest(),
-        })
+    envelope_choice! {
+        what: "chunk choice",
+        delta: Delta::decode,
+        or Delta::default(),
     }
 
     /// The choice as JSON (`finish_reason` is always written, `null` until the end).
@@ -440,8 +389,7 @@ impl Visit for ChunkChoice {
                 4
             }
             "logprobs" => {
-                let mut logprobs = Logprobs::default();
-                self.logprobs = value.object(&mut logprobs)?.then_some(logprobs);
+                self.logprobs = visit::object(value)?;
                 8
             }
             _ => 0,

@@ -195,6 +195,12 @@ impl Out {
         self.0.insert(key.to_owned(), value.into());
     }
 
+    /// Sets `key` to `value`, or to `default` when `value` is empty (a field the server left
+    /// out, or a value built in code, is written in the API's shape).
+    pub(crate) fn set_or(&mut self, key: &str, value: &str, default: &str) {
+        self.set(key, if value.is_empty() { default } else { value });
+    }
+
     pub(crate) fn opt(&mut self, key: &str, value: Option<impl Into<Value>>) {
         if let Some(value) = value {
             self.set(key, value);

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Fields, Out};
-use super::visit::{GiveUp, Read, Visit, as_byte, bytes, f64, string};
+use super::visit::{self, GiveUp, Read, Visit, as_byte, bytes, f64, string};
 
 /// Log probabilities of a choice (`choices[].logprobs`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -86,40 +86,45 @@ impl Logprobs {
     }
 }
 
+/// Decodes the fields a token and an alternative share: `token`, `logprob` and `bytes`.
+fn decode_token(f: &mut Fields) -> (String, f64, Option<Vec<u8>>) {
+    let token = f.string("token").unwrap_or_default();
+    let logprob = f.f64("logprob").unwrap_or_default();
+    (token, logprob, take_bytes(f))
+}
+
+/// Starts the JSON of a token or an alternative with the fields they share (`bytes` is written
+/// as `null` when unknown, as OpenAI does).
+fn token_json(token: &str, logprob: f64, bytes: Option<&[u8]>) -> Out {
+    let mut out = Out::default();
+    out.set("token", token);
+    out.set("logprob", logprob);
+    out.set("bytes", bytes.map_or(Value::Null, bytes_json));
+    out
+}
+
 impl TokenLogprob {
     fn from_map(map: Map<String, Value>) -> Self {
         let mut f = Fields::of(map, "token logprob");
+        let (token, logprob, bytes) = decode_token(&mut f);
+        let top_logprobs = f
+            .loose_objects("top_logprobs")
+            .unwrap_or_default()
+            .into_iter()
+            .map(TopLogprob::from_map)
+            .collect();
         Self {
-            token: f.string("token").unwrap_or_default(),
-            logprob: f.f64("logprob").unwrap_or_default(),
-            bytes: take_bytes(&mut f),
-            top_logprobs: f
-                .loose_objects("top_logprobs")
-                .unwrap_or_default()
-                .into_iter()
-                .map(|map| {
-                    let mut f = Fields::of(map, "top logprob");
-                    TopLogprob {
-                        token: f.string("token").unwrap_or_default(),
-                        logprob: f.f64("logprob").unwrap_or_default(),
-                        bytes: take_bytes(&mut f),
-                        extra: f.rest(),
-                    }
-                })
-                .collect(),
+            token,
+            logprob,
+            bytes,
+            top_logprobs,
             extra: f.rest(),
         }
     }
 
     /// The entry as JSON (`bytes` is written as `null` when unknown, as OpenAI does).
     pub fn to_json(&self) -> Value {
-        let mut out = Out::default();
-        out.set("token", self.token.as_str());
-        out.set("logprob", self.logprob);
-        out.set(
-            "bytes",
-            self.bytes.as_deref().map_or(Value::Null, bytes_json),
-        );
+        let mut out = token_json(&self.token, self.logprob, self.bytes.as_deref());
         out.set(
             "top_logprobs",
             Value::Array(self.top_logprobs.iter().map(TopLogprob::to_json).collect()),
@@ -129,16 +134,20 @@ impl TokenLogprob {
 }
 
 impl TopLogprob {
+    fn from_map(map: Map<String, Value>) -> Self {
+        let mut f = Fields::of(map, "top logprob");
+        let (token, logprob, bytes) = decode_token(&mut f);
+        Self {
+            token,
+            logprob,
+            bytes,
+            extra: f.rest(),
+        }
+    }
+
     /// The entry as JSON.
     pub fn to_json(&self) -> Value {
-        let mut out = Out::default();
-        out.set("token", self.token.as_str());
-        out.set("logprob", self.logprob);
-        out.set(
-            "bytes",
-            self.bytes.as_deref().map_or(Value::Null, bytes_json),
-        );
-        out.finish(&self.extra)
+        token_json(&self.token, self.logprob, self.bytes.as_deref()).finish(&self.extra)
     }
 }
 
@@ -146,13 +155,11 @@ impl Visit for Logprobs {
     fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let bit = match key {
             "content" => {
-                let mut entries = Vec::new();
-                self.content = value.array(&mut entries)?.then_some(entries);
+                self.content = visit::array(value)?;
                 1
             }
             "refusal" => {
-                let mut entries = Vec::new();
-                self.refusal = value.array(&mut entries)?.then_some(entries);
+                self.refusal = visit::array(value)?;
                 2
             }
             _ => 0,
@@ -165,30 +172,43 @@ impl Visit for Logprobs {
     }
 }
 
+/// The fields a token and an alternative share: `token`, `logprob` and `bytes`.
+type TokenParts<'a> = (&'a mut String, &'a mut f64, &'a mut Option<Vec<u8>>);
+
+/// Reads a field a token and an alternative share and returns its bit; 0 for any other key.
+fn token_field(
+    key: &str,
+    value: &mut dyn Read,
+    (token, logprob, token_bytes): TokenParts<'_>,
+    extra: &mut Map<String, Value>,
+) -> Result<u32, GiveUp> {
+    let bit = match key {
+        "token" => {
+            *token = string(key, value.value()?, extra).unwrap_or_default();
+            1
+        }
+        "logprob" => {
+            *logprob = f64(key, value.value()?, extra).unwrap_or_default();
+            2
+        }
+        // Anything but bytes (or null) gives up, and the `Value` decoder keeps it in `extra`.
+        "bytes" => {
+            *token_bytes = bytes(value.value()?)?;
+            4
+        }
+        _ => 0,
+    };
+    Ok(bit)
+}
+
 impl Visit for TokenLogprob {
     fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
-        let extra = &mut self.extra;
-        let bit = match key {
-            "token" => {
-                self.token = string(key, value.value()?, extra).unwrap_or_default();
-                1
-            }
-            "logprob" => {
-                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
-                2
-            }
-            // Anything but bytes (or null) gives up, and the `Value` decoder keeps it in `extra`.
-            "bytes" => {
-                self.bytes = bytes(value.value()?)?;
-                4
-            }
-            "top_logprobs" => {
-                value.array(&mut self.top_logprobs)?;
-                8
-            }
-            _ => 0,
-        };
-        Ok(bit)
+        if key == "top_logprobs" {
+            value.array(&mut self.top_logprobs)?;
+            return Ok(8);
+        }
+        let parts = (&mut self.token, &mut self.logprob, &mut self.bytes);
+        token_field(key, value, parts, &mut self.extra)
     }
 
     fn extra(&mut self) -> &mut Map<String, Value> {
@@ -198,23 +218,8 @@ impl Visit for TokenLogprob {
 
 impl Visit for TopLogprob {
     fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
-        let extra = &mut self.extra;
-        let bit = match key {
-            "token" => {
-                self.token = string(key, value.value()?, extra).unwrap_or_default();
-                1
-            }
-            "logprob" => {
-                self.logprob = f64(key, value.value()?, extra).unwrap_or_default();
-                2
-            }
-            "bytes" => {
-                self.bytes = bytes(value.value()?)?;
-                4
-            }
-            _ => 0,
-        };
-        Ok(bit)
+        let parts = (&mut self.token, &mut self.logprob, &mut self.bytes);
+        token_field(key, value, parts, &mut self.extra)
     }
 
     fn extra(&mut self) -> &mut Map<String, Value> {

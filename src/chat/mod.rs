@@ -58,6 +58,7 @@ mod accumulate;
 mod chunk;
 mod content;
 mod decoder;
+mod envelope;
 mod error_body;
 // The decoding helpers are shared with the Responses types.
 pub(crate) mod json;

@@ -68,14 +68,7 @@ impl Model {
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
         out.set("id", self.id.as_str());
-        out.set(
-            "object",
-            if self.object.is_empty() {
-                "model"
-            } else {
-                &self.object
-            },
-        );
+        out.set_or("object", &self.object, "model");
         out.opt("created", self.created);
         out.opt("owned_by", self.owned_by.as_deref());
         out.finish(&self.extra)
@@ -121,14 +114,7 @@ impl ModelList {
     /// The list as JSON.
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
-        out.set(
-            "object",
-            if self.object.is_empty() {
-                "list"
-            } else {
-                &self.object
-            },
-        );
+        out.set_or("object", &self.object, "list");
         out.set(
             "data",
             Value::Array(self.data.iter().map(Model::to_json).collect()),

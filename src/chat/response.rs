@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::json::{Bad, Fields, Out, Res, decode_finish_reason, decode_str};
-use super::usage::decode_usage;
+use super::envelope::{envelope, envelope_choice};
+use super::json::{Bad, Out, decode_str};
 use super::{Logprobs, Message, Role, ToolCall, Usage};
 use crate::Error;
 
@@ -89,34 +89,11 @@ impl ChatCompletion {
         decode_str(text, "chat completion", Self::decode)
     }
 
-    fn decode(value: Value) -> Res<Self> {
-        let mut f = Fields::new(value, "chat completion")?;
-        let id = f.string("id").unwrap_or_default();
-        let object = f.string("object").unwrap_or_default();
-        let created = f.u64("created").unwrap_or_default();
-        let model = f.string("model").unwrap_or_default();
-        let system_fingerprint = f.string("system_fingerprint");
-        let service_tier = f.string("service_tier");
-        let choices = f
-            .array("choices")?
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-            .map(|(position, choice)| Choice::decode(choice, position))
-            .collect::<Res<_>>()?;
-        let usage = decode_usage(&mut f);
-        Ok(Self {
-            id,
-            object,
-            created,
-            model,
-            system_fingerprint,
-            service_tier,
-            choices,
-            usage,
-            extra: f.rest(),
-            response: None,
-        })
+    envelope! {
+        what: "chat completion",
+        object: "chat.completion",
+        choice: Choice,
+        response: None,
     }
 
     /// True when there is at least one choice and every choice has a finish reason.
@@ -146,26 +123,7 @@ impl ChatCompletion {
     /// The completion as a non-streaming response body (`"object": "chat.completion"`,
     /// `message` in each choice).
     pub fn to_json(&self) -> Value {
-        let mut out = Out::default();
-        out.set("id", self.id.as_str());
-        out.set(
-            "object",
-            if self.object.is_empty() {
-                "chat.completion"
-            } else {
-                &self.object
-            },
-        );
-        out.set("created", self.created);
-        out.set("model", self.model.as_str());
-        out.set(
-            "choices",
-            Value::Array(self.choices.iter().map(Choice::to_json).collect()),
-        );
-        out.opt("system_fingerprint", self.system_fingerprint.as_deref());
-        out.opt("service_tier", self.service_tier.as_deref());
-        out.opt("usage", self.usage.as_ref().map(Usage::to_json));
-        out.finish(&self.extra)
+        self.envelope_to_json()
     }
 }
 
@@ -298,25 +256,13 @@ impl ChatCompletion {
 }
 
 impl Choice {
-    fn decode(value: Value, position: usize) -> Res<Self> {
-        let mut f = Fields::new(value, "choice")?;
-        let index = f.u64("index").unwrap_or(position as u64);
-        let message = match f.object("message")? {
-            Some(map) => Message::decode(map)?,
-            None => Message {
-                role: Role::Assistant,
-                ..Message::default()
-            },
-        };
-        let finish_reason = decode_finish_reason(&mut f);
-        let logprobs = f.loose_object("logprobs").map(Logprobs::from_map);
-        Ok(Self {
-            index,
-            message,
-            finish_reason,
-            logprobs,
-            extra: f.rest(),
-        })
+    envelope_choice! {
+        what: "choice",
+        message: Message::decode,
+        or Message {
+            role: Role::Assistant,
+            ..Message::default()
+        },
     }
 
     /// The choice as JSON.

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Bad, Fields, Out, Res};
-use super::visit::{GiveUp, Read, Visit, accept, string, u64};
+use super::visit::{self, GiveUp, Read, Visit, accept, string, u64};
 use crate::Error;
 
 /// A tool call made by the model (`message.tool_calls[]`), or sent back in the history.
@@ -71,14 +71,12 @@ impl FunctionCall {
         })
     }
 
-    fn from_map(map: Map<String, Value>) -> Self {
-        let mut f = Fields::of(map, "tool call function");
-        let name = f.string("name").unwrap_or_default();
-        let arguments = arguments_text(&mut f).unwrap_or_default();
+    /// A whole call's function, read like a fragment's: what is missing is empty.
+    fn from_delta(delta: FunctionCallDelta) -> Self {
         Self {
-            name,
-            arguments,
-            extra: f.rest(),
+            name: delta.name.unwrap_or_default(),
+            arguments: delta.arguments.unwrap_or_default(),
+            extra: delta.extra,
         }
     }
 
@@ -105,6 +103,15 @@ fn into_arguments(value: Value) -> String {
         Value::String(text) => text,
         other => other.to_string(),
     }
+}
+
+/// Takes the fields a whole tool call and a fragment share (`id`, `type`, `function`), as a
+/// fragment has them: a whole call is read the same way, with defaults for what is missing.
+fn decode_call(f: &mut Fields) -> Res<(Option<String>, Option<String>, Option<FunctionCallDelta>)> {
+    let id = f.string("id");
+    let kind = f.string("type");
+    let function = f.object("function")?.map(FunctionCallDelta::from_map);
+    Ok((id, kind, function))
 }
 
 impl ToolCall {
@@ -145,16 +152,11 @@ impl ToolCall {
 
     pub(super) fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "tool call")?;
-        let id = f.string("id").unwrap_or_default();
-        let kind = f.string("type").unwrap_or_else(|| "function".to_owned());
-        let function = f
-            .object("function")?
-            .map(FunctionCall::from_map)
-            .unwrap_or_default();
+        let (id, kind, function) = decode_call(&mut f)?;
         Ok(Self {
-            id,
-            kind,
-            function,
+            id: id.unwrap_or_default(),
+            kind: kind.unwrap_or_else(|| "function".to_owned()),
+            function: function.map(FunctionCall::from_delta).unwrap_or_default(),
             extra: f.rest(),
         })
     }
@@ -206,18 +208,7 @@ impl ToolCallDelta {
     pub(super) fn decode(value: Value) -> Res<Self> {
         let mut f = Fields::new(value, "tool call delta")?;
         let index = f.u64("index");
-        let id = f.string("id");
-        let kind = f.string("type");
-        let function = f.object("function")?.map(|map| {
-            let mut f = Fields::of(map, "tool call delta function");
-            let name = f.string("name");
-            let arguments = arguments_text(&mut f);
-            FunctionCallDelta {
-                name,
-                arguments,
-                extra: f.rest(),
-            }
-        });
+        let (id, kind, function) = decode_call(&mut f)?;
         Ok(Self {
             index,
             id,
@@ -243,6 +234,21 @@ impl ToolCallDelta {
     }
 }
 
+impl FunctionCallDelta {
+    /// Decodes a fragment's `function`; a whole call's is read this way too
+    /// ([`FunctionCall::from_delta`]).
+    fn from_map(map: Map<String, Value>) -> Self {
+        let mut f = Fields::of(map, "tool call function");
+        let name = f.string("name");
+        let arguments = arguments_text(&mut f);
+        Self {
+            name,
+            arguments,
+            extra: f.rest(),
+        }
+    }
+}
+
 impl Visit for ToolCallDelta {
     fn field(&mut self, key: &str, value: &mut dyn Read) -> Result<u32, GiveUp> {
         let extra = &mut self.extra;
@@ -260,8 +266,7 @@ impl Visit for ToolCallDelta {
                 4
             }
             "function" => {
-                let mut function = FunctionCallDelta::default();
-                self.function = value.object(&mut function)?.then_some(function);
+                self.function = visit::object(value)?;
                 8
             }
             _ => 0,

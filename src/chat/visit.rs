@@ -72,6 +72,18 @@ impl<T: Visit + Default> Elements for Vec<T> {
     }
 }
 
+/// An optional object field: a new value filled from it, `None` for `null`.
+pub(super) fn object<T: Visit + Default>(value: &mut dyn Read) -> Result<Option<T>, GiveUp> {
+    let mut into = T::default();
+    Ok(value.object(&mut into)?.then_some(into))
+}
+
+/// An optional array field: its objects decoded into a new `Vec`, `None` for `null`.
+pub(super) fn array<T: Visit + Default>(value: &mut dyn Read) -> Result<Option<Vec<T>>, GiveUp> {
+    let mut into = Vec::new();
+    Ok(value.array(&mut into)?.then_some(into))
+}
+
 /// Decodes `text` into `into` (a default value). An error only means this path gave up.
 pub(super) fn decode_text(text: &str, into: &mut dyn Visit) -> Result<(), GiveUp> {
     let mut de = serde_json::Deserializer::from_str(text);
@@ -98,8 +110,35 @@ impl<'de> DeserializeSeed<'de> for Object<'_> {
     }
 }
 
-// Every other `visit_*` is written out to give up without formatting the value: serde's
-// defaults would describe it, which links the float formatting code in.
+/// The `visit_*` methods for booleans, numbers and strings of a visitor (of `Value = bool`)
+/// that reads only an object or an array: each gives up. They are written out, in both
+/// visitors, to give up without formatting the value: serde's defaults would describe it,
+/// which links the float formatting code in.
+macro_rules! give_up_on_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+            Err(give_up())
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+            Err(give_up())
+        }
+    };
+}
+
+// Every `visit_*` of a type it does not read gives up (see `give_up_on_scalars`).
 impl<'de> Visitor<'de> for Object<'_> {
     type Value = bool;
 
@@ -131,25 +170,7 @@ impl<'de> Visitor<'de> for Object<'_> {
         Ok(true)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Err(give_up())
-    }
+    give_up_on_scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
         Err(give_up())
@@ -188,25 +209,7 @@ impl<'de> Visitor<'de> for Array<'_> {
         Ok(true)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(give_up())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Err(give_up())
-    }
+    give_up_on_scalars!();
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
         Err(give_up())

@@ -559,3 +559,31 @@ fn connector(s: &Settings) -> Result<impl Connector<Out = Box<dyn UreqTransport>
 fn no_tls_error() -> Error {
     Error::config("https needs chatstream's `tls` feature, which this build leaves out")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The backoff's jitter spreads clients that failed together over the last quarter of the
+    // delay; a generator stuck on one value (or collapsing to 0 or to all ones) would send
+    // them back in step.
+    #[test]
+    fn jitter_draws_spread_over_the_range() {
+        let transport = Transport::new(crate::Client::builder().settings_for_tests()).unwrap();
+        // A fixed seed (odd, as `seed` makes them) so the draws are the same on every run.
+        transport
+            .jitter
+            .store(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let mut per_decile = [0u32; 10];
+        let mut draws = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let random = transport.next_random();
+            draws.insert(random);
+            per_decile[(random % 1000 / 100) as usize] += 1;
+        }
+        assert!(draws.len() > 990, "{} distinct draws of 1000", draws.len());
+        // 100 expected in each; a uniform draw would put fewer than 50 in one about once in
+        // 10^8 seeds.
+        assert!(per_decile.iter().all(|&n| n >= 50), "{per_decile:?}");
+    }
+}

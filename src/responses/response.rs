@@ -230,14 +230,7 @@ impl Response {
     pub fn to_json(&self) -> Value {
         let mut out = Out::default();
         out.set("id", self.id.as_str());
-        out.set(
-            "object",
-            if self.object.is_empty() {
-                "response"
-            } else {
-                &self.object
-            },
-        );
+        out.set_or("object", &self.object, "response");
         out.opt("created_at", self.created_at);
         out.opt("status", self.status.as_deref());
         out.set("model", self.model.as_str());

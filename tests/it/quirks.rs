@@ -15,9 +15,15 @@ fn builder(server: &TestServer) -> ClientBuilder {
     Client::builder().base_url(server.base_url()).max_retries(0)
 }
 
-/// The error of a plain call and of a streamed call to a server answering `status` + `body`.
-fn errors_for(status: u16, body: &'static str) -> [Error; 2] {
-    let server = TestServer::scripted(Script::new().json(status, body).repeat_last());
+/// The error of a plain call and of a streamed call to a server answering `status` + `body`
+/// under `content_type`.
+fn errors_for(status: u16, content_type: &str, body: &'static str) -> [Error; 2] {
+    let headers = [("Content-Type", content_type)];
+    let server = TestServer::scripted(
+        Script::new()
+            .json_with_headers(status, &headers, body)
+            .repeat_last(),
+    );
     let client = builder(&server).build().unwrap();
     let plain = client.chat(&request()).expect_err("an error status");
     let streamed = client
@@ -26,32 +32,44 @@ fn errors_for(status: u16, body: &'static str) -> [Error; 2] {
     [plain, streamed]
 }
 
+/// llama-cpp-python's answer to a wrong key, as recorded (FastAPI's `{"detail": ..}`).
+const LLAMACPP_PYTHON_WRONG_KEY: &str =
+    include_str!("../../fixtures/responses/llamacpp-python-wrong-key.json");
+
+/// mock-llm's answer when streaming a choice without a message fails inside it, as recorded:
+/// HTTP 500, a string `error` beside a `message`, under the stream's content type.
+const MOCKLLM_TYPE_ERROR: &str = include_str!("../../fixtures/responses/mockllm-http-500.json");
+
 // Proves: FastAPI's `{"detail": ..}` (a string, or validation errors) and a string `error`
 // beside a `message` show the server's text, not the raw JSON or the word in `error`.
 #[test]
 fn error_bodies_in_other_shapes_show_the_servers_text() {
-    let cases: [(u16, &str, &str, Option<&str>); 3] = [
+    let json = "application/json";
+    let cases: [(u16, &str, &str, &str, Option<&str>); 3] = [
         (
             401,
-            r#"{"detail":"Invalid API key"}"#,
+            json,
+            LLAMACPP_PYTHON_WRONG_KEY,
             "Invalid API key",
             None,
         ),
         (
             422,
+            json,
             r#"{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted","input":{"include_usage":true}}]}"#,
             "body.stream_options: Extra inputs are not permitted",
             None,
         ),
         (
             500,
-            r#"{"error":"TypeError","message":"Cannot read properties of undefined (reading 'content')"}"#,
+            "text/event-stream; charset=utf-8",
+            MOCKLLM_TYPE_ERROR,
             "Cannot read properties of undefined (reading 'content')",
             Some("TypeError"),
         ),
     ];
-    for (status, body, message, error_type) in cases {
-        for err in errors_for(status, body) {
+    for (status, content_type, body, message, error_type) in cases {
+        for err in errors_for(status, content_type, body) {
             assert_eq!(err.kind(), ErrorKind::Api, "{err}");
             let api = err.api().unwrap();
             assert_eq!(api.status, status);
@@ -83,7 +101,7 @@ fn done_before_a_finish_reason_is_a_success_that_says_so() {
     let cut = client
         .chat_stream(&request(), |_| ControlFlow::Continue(()))
         .expect("[DONE] ends the stream successfully");
-    assert_eq!(cut.content(), "Once upon a");
+    assert_eq!(cut.content(), " answerx");
     assert_eq!(cut.finish_reason(), None);
     assert!(!cut.all_choices_finished());
     let finished = client
@@ -104,7 +122,7 @@ fn chat_example_warns_when_a_choice_did_not_finish() {
             .sse(&support::bodies::stream_body(&["Once", " upon"])),
     );
     let warning = "chat: warning: the stream ended before every choice had a finish reason";
-    for (stdout_expected, warns) in [("Once upon a\n", true), ("Once upon\n", false)] {
+    for (stdout_expected, warns) in [(" answerx\n", true), ("Once upon\n", false)] {
         let out = std::process::Command::new(&exe)
             .arg("hello")
             .env("OPENAI_BASE_URL", server.base_url())
