@@ -56,9 +56,10 @@ case $part in
     stream)
         files=(--file src/stream.rs --file src/chat/decoder.rs)
         targets=(--lib --test=it)
-        # responses::terminal_event for `Events::discarded`, which only the Responses stream reads.
+        # Two Responses tests for the parts of `Events` only the Responses stream uses
+        # (`discarded`, `drain`).
         filters=(decoder:: decode_differential:: stream:: quirks:: cancel:: regressions:: faults::
-            responses::terminal_event)
+            responses::terminal_event responses::a_finished_stream)
         ;;
     retry)
         files=(--file src/http/mod.rs --file src/http/retry.rs --re "$retry")
