@@ -326,15 +326,7 @@ impl State {
             Ok(event) => event,
             // An error event whose data is not JSON is still the server's error.
             Err(_) if event_type == "error" => {
-                let fields = crate::chat::parse_error_event(data);
-                let api = ApiError::new(
-                    self.status,
-                    self.request_id.as_deref(),
-                    data.to_owned(),
-                    fields,
-                    true,
-                );
-                return Err(self.fail(Error::api_error(api)));
+                return Err(self.fail_api(data, crate::chat::parse_error_event(data)));
             }
             Err(error) => return Err(self.fail(error)),
         };
@@ -354,30 +346,27 @@ impl State {
                     code: error.and_then(|e| e.code.clone()),
                     param: None,
                 };
-                let api = ApiError::new(
-                    self.status,
-                    self.request_id.as_deref(),
-                    data.to_owned(),
-                    Some(fields),
-                    true,
-                );
-                self.fail(Error::api_error(api));
+                self.fail_api(data, Some(fields));
             }
             _ if error_event => {
-                let fields = crate::chat::parse_error_event(data);
-                let api = ApiError::new(
-                    self.status,
-                    self.request_id.as_deref(),
-                    data.to_owned(),
-                    fields,
-                    true,
-                );
-                self.fail(Error::api_error(api));
+                self.fail_api(data, crate::chat::parse_error_event(data));
             }
             ResponseEvent::Completed(_) | ResponseEvent::Incomplete(_) => self.end = End::Done,
             _ => {}
         }
         Ok(Some(event))
+    }
+
+    /// Fails with the server's error that the event `data` carries (its `fields` parsed).
+    fn fail_api(&mut self, data: &str, fields: Option<ApiErrorFields>) -> Error {
+        let api = ApiError::new(
+            self.status,
+            self.request_id.as_deref(),
+            data.to_owned(),
+            fields,
+            true,
+        );
+        self.fail(Error::api_error(api))
     }
 
     /// Records the failure (with the partial response) and returns a copy for the caller.
