@@ -443,6 +443,31 @@ fn cancel_during_the_backoff_sleep() {
     assert_eq!(server.request_count(), 1);
 }
 
+// Proves: the first chunk, which `chat_chunks` reads before it returns (to retry a failed
+// first event), is not handed out once the token is cancelled, and the connection closes.
+#[test]
+fn a_chunk_read_ahead_is_not_handed_out_after_cancel() {
+    let gone = Signal::new();
+    let server = {
+        let gone = gone.clone();
+        TestServer::start(move |_, r| {
+            r.start_sse();
+            r.chunk(&event(&delta("first")));
+            r.wait_for_client_close();
+            gone.send();
+        })
+    };
+    let token = CancellationToken::new();
+    let client = builder(&server).build().unwrap();
+    let watched = client.with_cancellation(&token);
+    let mut stream = watched.chat_chunks(&request()).expect("the stream starts");
+    token.cancel();
+    let err = stream.next().expect("an item").expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert!(stream.next().is_none());
+    gone.wait();
+}
+
 // Proves: a client watching a token that is never cancelled still waits out the backoff and
 // retries, for a failed attempt and for a failed first event, and returns the second answer.
 #[test]
