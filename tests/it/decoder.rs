@@ -96,6 +96,33 @@ fn decode_with_pull(pieces: &[&[u8]]) -> Outcome {
     Outcome::new(chunks, decoder.finish())
 }
 
+/// The decoder given events framed by a separate SSE parser, through `decode_event`; as its
+/// docs say, an unterminated last event whose data is `[DONE]` is passed on too.
+fn decode_with_events(bytes: &[u8]) -> Outcome {
+    let mut decoder = ChatDecoder::new();
+    let mut parser = chatstream::sse::Parser::new();
+    let mut chunks = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (status, consumed) = parser.feed(rest).expect("the fixtures frame");
+        rest = &rest[consumed..];
+        if status == chatstream::sse::Status::Event {
+            let event = parser.event();
+            match decoder.decode_event(event.event_type(), event.data()) {
+                Ok(Some(chunk)) => chunks.push(chunk),
+                Ok(None) => {}
+                Err(e) => return Outcome::new(chunks, Err(e)),
+            }
+        }
+    }
+    parser.finish();
+    if let Some(done) = parser.discarded().filter(|event| event.data() == "[DONE]") {
+        let last = decoder.decode_event(done.event_type(), done.data());
+        assert!(matches!(last, Ok(None)), "[DONE] gives no chunk: {last:?}");
+    }
+    Outcome::new(chunks, decoder.finish())
+}
+
 /// The streams both drivers get: every recorded fixture and the chat example's replay.
 fn streams() -> Vec<(String, Vec<u8>)> {
     let mut streams: Vec<(String, Vec<u8>)> = fixture::all()
@@ -132,6 +159,19 @@ fn every_split_of_every_recorded_stream_decodes_alike() {
                 assert_eq!(decode_with_pull(&pieces), whole, "{name} (pull, {plan})");
             }
         }
+    }
+}
+
+/// Events framed by another parser and given to `decode_event` come out as the bytes given to
+/// `feed` do.
+#[test]
+fn events_framed_elsewhere_decode_like_bytes() {
+    for (name, bytes) in streams() {
+        assert_eq!(
+            decode_with_events(&bytes),
+            decode_with_feed(&[&bytes]),
+            "{name}"
+        );
     }
 }
 
