@@ -448,9 +448,9 @@ impl ClientBuilder {
     }
 }
 
-#[cfg(all(test, feature = "tls"))]
+#[cfg(test)]
 impl ClientBuilder {
-    /// The settings this builder would give the transport (for the TLS unit tests).
+    /// The settings this builder would give the transport (for the transport's unit tests).
     pub(crate) fn settings_for_tests(self) -> Settings {
         self.settings
     }
