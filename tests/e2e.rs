@@ -39,7 +39,8 @@ mod example;
 use chatstream::responses::{OutputItem, ResponseTool, ResponseToolChoice};
 use chatstream::{
     ChatChunk, ChatCompletion, ChatRequest, Client, Error, ErrorKind, FunctionCall, Message,
-    Response, ResponseEvent, ResponseFormat, ResponseRequest, Role, Tool, ToolCall, ToolChoice,
+    Response, ResponseEvent, ResponseFormat, ResponseRequest, Role, Tool, ToolCall, ToolCallDelta,
+    ToolChoice,
 };
 use serde_json::{Value, json};
 
@@ -152,8 +153,9 @@ fn weather_tool() -> Tool {
     )
 }
 
-fn forced_tool_call_request() -> ChatRequest {
-    request("What is the weather in Paris?")
+/// A request for `model` that gives exactly one get_weather call.
+fn forced_tool_call_request(model: &str) -> ChatRequest {
+    ChatRequest::new(model, user("What is the weather in Paris?"))
         .tool(weather_tool())
         .logit_bias(TOOL_CALL, 100.0)
         .max_tokens(400)
@@ -205,19 +207,59 @@ fn expect_api_error(result: Result<impl std::fmt::Debug, Error>, status: u16) ->
     err
 }
 
-// ---- completions ---------------------------------------------------------------------
+// ---- checks run against llama-server and against LiteLLM in front of it ----------------
 
-#[test]
-#[ignore = "needs a running llama-server: see e2e/README.md"]
-fn plain_completion() {
-    let completion = chat(&client(), &request("Tell me a story.").max_tokens(16));
+/// The errors of `request` sent plain and streamed, each an API error with `status`.
+#[track_caller]
+fn plain_and_streamed_errors(client: &Client, request: &ChatRequest, status: u16) -> [Error; 2] {
+    [
+        expect_api_error(client.chat(request), status),
+        expect_api_error(
+            client.chat_stream(request, |_| ControlFlow::Continue(())),
+            status,
+        ),
+    ]
+}
 
-    assert_eq!(completion.model, MODEL);
+/// The errors of a plain call, a streamed call and the model list with a wrong key, each an
+/// API error with `status` that does not show the key.
+#[track_caller]
+fn wrong_key_errors(url: &str, model: &str, status: u16) -> [Error; 3] {
+    let wrong = Client::builder()
+        .base_url(url)
+        .api_key("sk-wrong")
+        .build()
+        .expect("client");
+    let request = ChatRequest::new(model, user("Hello?")).max_tokens(2);
+    let errors = [
+        expect_api_error(wrong.chat(&request), status),
+        expect_api_error(
+            wrong.chat_stream(&request, |_| ControlFlow::Continue(())),
+            status,
+        ),
+        expect_api_error(wrong.models(), status),
+    ];
+    for err in &errors {
+        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
+    }
+    errors
+}
+
+// Each takes the client and the name the server answers with in `model`; the tests add
+// what is particular to their server.
+
+/// A plain completion of 16 tokens: the server's model name, one choice that ran into
+/// `max_tokens` (the model never samples EOS by itself), and usage that adds up.
+#[track_caller]
+fn check_plain_completion(client: &Client, model: &str) -> ChatCompletion {
+    let completion = chat(
+        client,
+        &ChatRequest::new(model, user("Tell me a story.")).max_tokens(16),
+    );
+    assert_eq!(completion.model, model, "the server's name for the model");
     assert_eq!(completion.object, "chat.completion");
-    assert!(!completion.id.is_empty());
     assert_eq!(completion.choices.len(), 1);
     assert!(!completion.content().is_empty());
-    // The model never samples EOS by itself: it runs into max_tokens.
     assert_eq!(completion.finish_reason(), Some("length"));
     let usage = completion.usage.as_ref().expect("usage");
     assert_eq!(usage.completion_tokens, Some(16));
@@ -227,6 +269,99 @@ fn plain_completion() {
         Some(usage.prompt_tokens.unwrap() + 16),
         "{usage:?}"
     );
+    completion
+}
+
+/// The same request at temperature 0, plain then streamed: the same non-empty text. Returns
+/// the plain completion, the chunks and the streamed completion.
+#[track_caller]
+fn check_streamed_and_plain_agree(
+    client: &Client,
+    request: &ChatRequest,
+) -> (ChatCompletion, Vec<ChatChunk>, ChatCompletion) {
+    let plain = chat(client, request);
+    let (chunks, streamed) = stream(client, request);
+    assert!(!plain.content().is_empty());
+    assert_eq!(streamed.content(), plain.content());
+    (plain, chunks, streamed)
+}
+
+/// `max_tokens` and `max_completion_tokens` both end plain and streamed completions with
+/// `length` after exactly that many tokens.
+#[track_caller]
+fn check_max_tokens_gives_finish_reason_length(client: &Client, model: &str) {
+    for request in [
+        ChatRequest::new(model, user("Ramble on.")).max_tokens(5),
+        ChatRequest::new(model, user("Ramble on.")).max_completion_tokens(5),
+    ] {
+        let plain = chat(client, &request);
+        assert_eq!(plain.finish_reason(), Some("length"));
+        assert_eq!(plain.usage.and_then(|u| u.completion_tokens), Some(5));
+        let (_, streamed) = stream(client, &request);
+        assert_eq!(streamed.finish_reason(), Some("length"));
+        assert_eq!(streamed.usage.and_then(|u| u.completion_tokens), Some(5));
+    }
+}
+
+/// A streamed forced tool call: one get_weather call, whose first fragment carries its id
+/// and whose fragments' arguments add up to the accumulated ones. Returns the fragments.
+#[track_caller]
+fn check_streamed_tool_call<'a>(
+    chunks: &'a [ChatChunk],
+    completion: &ChatCompletion,
+) -> Vec<&'a ToolCallDelta> {
+    assert_eq!(completion.finish_reason(), Some("tool_calls"));
+    let calls = completion.tool_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_weather_call(&calls[0]);
+    let deltas: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .flat_map(|c| &c.delta.tool_calls)
+        .collect();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    assert_eq!(deltas[0].id.as_deref(), Some(calls[0].id.as_str()));
+    let arguments: String = deltas
+        .iter()
+        .filter_map(|d| d.function.as_ref()?.arguments.as_deref())
+        .collect();
+    assert_eq!(arguments, calls[0].function.arguments);
+    deltas
+}
+
+/// A json_schema response format: plain and streamed, the content is JSON with exactly the
+/// schema's one boolean, and the generation stopped by itself.
+#[track_caller]
+fn check_response_format_json_schema(client: &Client, model: &str) {
+    let schema = json!({
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": false
+    });
+    let request = ChatRequest::new(model, user("Is everything ok?"))
+        .response_format(ResponseFormat::json_schema("status", schema))
+        .max_tokens(200);
+    let plain = chat(client, &request);
+    let (_, streamed) = stream(client, &request);
+    for completion in [plain, streamed] {
+        let content = completion.content();
+        let value: Value = serde_json::from_str(&content)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
+        let object = value.as_object().expect("an object");
+        assert_eq!(object.len(), 1, "{value}");
+        assert!(object["ok"].is_boolean(), "{value}");
+        assert_eq!(completion.finish_reason(), Some("stop"));
+    }
+}
+
+// ---- completions ---------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs a running llama-server: see e2e/README.md"]
+fn plain_completion() {
+    let completion = check_plain_completion(&client(), MODEL);
+    assert!(!completion.id.is_empty());
 }
 
 #[test]
@@ -383,10 +518,7 @@ fn streamed_and_plain_agree_at_temperature_zero() {
     let request = request("Say the same thing twice.")
         .temperature(0.0)
         .max_tokens(24);
-    let plain = chat(&client, &request);
-    let (_, streamed) = stream(&client, &request);
-    assert!(!plain.content().is_empty());
-    assert_eq!(streamed.content(), plain.content());
+    let (plain, _, streamed) = check_streamed_and_plain_agree(&client, &request);
     assert_eq!(streamed.finish_reason(), plain.finish_reason());
     assert_eq!(
         streamed.usage.as_ref().and_then(|u| u.completion_tokens),
@@ -399,18 +531,7 @@ fn streamed_and_plain_agree_at_temperature_zero() {
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn max_tokens_gives_finish_reason_length() {
-    let client = client();
-    for request in [
-        request("Ramble on.").max_tokens(5),
-        request("Ramble on.").max_completion_tokens(5),
-    ] {
-        let plain = chat(&client, &request);
-        assert_eq!(plain.finish_reason(), Some("length"));
-        assert_eq!(plain.usage.and_then(|u| u.completion_tokens), Some(5));
-        let (_, streamed) = stream(&client, &request);
-        assert_eq!(streamed.finish_reason(), Some("length"));
-        assert_eq!(streamed.usage.and_then(|u| u.completion_tokens), Some(5));
-    }
+    check_max_tokens_gives_finish_reason_length(&client(), MODEL);
 }
 
 #[test]
@@ -468,7 +589,7 @@ fn forced_tool_call_not_streamed() {
     for choice in [ToolChoice::Auto, ToolChoice::Required] {
         let completion = chat(
             &client,
-            &forced_tool_call_request().tool_choice(choice.clone()),
+            &forced_tool_call_request(MODEL).tool_choice(choice.clone()),
         );
         assert_eq!(completion.finish_reason(), Some("tool_calls"), "{choice:?}");
         let calls = completion.tool_calls();
@@ -482,34 +603,18 @@ fn forced_tool_call_not_streamed() {
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn forced_tool_call_streamed() {
-    let (chunks, completion) = stream(&client(), &forced_tool_call_request());
-
-    assert_eq!(completion.finish_reason(), Some("tool_calls"));
-    let calls = completion.tool_calls();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_weather_call(&calls[0]);
+    let (chunks, completion) = stream(&client(), &forced_tool_call_request(MODEL));
+    let deltas = check_streamed_tool_call(&chunks, &completion);
 
     // The first fragment carries id, type and name; the arguments come in
     // many fragments that add up to the accumulated arguments.
-    let deltas: Vec<_> = chunks
-        .iter()
-        .flat_map(|c| &c.choices)
-        .flat_map(|c| &c.delta.tool_calls)
-        .collect();
-    assert!(deltas.len() > 1, "{deltas:?}");
     let first = deltas[0];
     assert_eq!(first.index, Some(0));
-    assert_eq!(first.id.as_deref(), Some(calls[0].id.as_str()));
     let first_fn = first
         .function
         .as_ref()
         .expect("function in the first fragment");
     assert_eq!(first_fn.name.as_deref(), Some("get_weather"));
-    let arguments: String = deltas
-        .iter()
-        .filter_map(|d| d.function.as_ref()?.arguments.as_deref())
-        .collect();
-    assert_eq!(arguments, calls[0].function.arguments);
     assert!(deltas.iter().all(|d| d.index == Some(0)));
 }
 
@@ -531,7 +636,7 @@ fn tools_without_bias_give_text() {
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn tool_result_round_trip() {
     let client = client();
-    let first = chat(&client, &forced_tool_call_request());
+    let first = chat(&client, &forced_tool_call_request(MODEL));
     assert_eq!(first.finish_reason(), Some("tool_calls"));
     let calls = first.tool_calls().to_vec();
     assert_eq!(calls.len(), 1);
@@ -609,27 +714,7 @@ fn logprobs_streamed_and_accumulated() {
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn response_format_json_schema() {
-    let client = client();
-    let schema = json!({
-        "type": "object",
-        "properties": {"ok": {"type": "boolean"}},
-        "required": ["ok"],
-        "additionalProperties": false
-    });
-    let request = request("Is everything ok?")
-        .response_format(ResponseFormat::json_schema("status", schema))
-        .max_tokens(200);
-    let plain = chat(&client, &request);
-    let (_, streamed) = stream(&client, &request);
-    for completion in [plain, streamed] {
-        let content = completion.content();
-        let value: Value = serde_json::from_str(&content)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
-        let object = value.as_object().expect("an object");
-        assert_eq!(object.len(), 1, "{value}");
-        assert!(object["ok"].is_boolean(), "{value}");
-        assert_eq!(completion.finish_reason(), Some("stop"));
-    }
+    check_response_format_json_schema(&client(), MODEL);
 }
 
 #[test]
@@ -647,24 +732,11 @@ fn models_lists_the_model() {
 #[test]
 #[ignore = "needs a running llama-server: see e2e/README.md"]
 fn wrong_api_key_gives_typed_401() {
-    let wrong = Client::builder()
-        .base_url(base_url())
-        .api_key("sk-wrong")
-        .build()
-        .expect("client");
     let request = request("Hello?").max_tokens(2);
-    for err in [
-        expect_api_error(wrong.chat(&request), 401),
-        expect_api_error(
-            wrong.chat_stream(&request, |_| ControlFlow::Continue(())),
-            401,
-        ),
-        expect_api_error(wrong.models(), 401),
-    ] {
+    for err in wrong_key_errors(&base_url(), MODEL, 401) {
         let api = err.api().unwrap();
         assert_eq!(api.message, "Invalid API Key");
         assert_eq!(api.error_type.as_deref(), Some("authentication_error"));
-        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
     }
 
     // No key at all: also 401.
@@ -682,13 +754,7 @@ fn malformed_requests_give_typed_400() {
 
     // More choices than the server has slots.
     let too_many = request("Hi").n(SLOTS + 1).max_tokens(2);
-    for err in [
-        expect_api_error(client.chat(&too_many), 400),
-        expect_api_error(
-            client.chat_stream(&too_many, |_| ControlFlow::Continue(())),
-            400,
-        ),
-    ] {
+    for err in plain_and_streamed_errors(&client, &too_many, 400) {
         let api = err.api().unwrap();
         assert_eq!(api.error_type.as_deref(), Some("invalid_request_error"));
         assert!(
@@ -699,13 +765,7 @@ fn malformed_requests_give_typed_400() {
 
     // A field of the wrong type, sent through the request's extra map.
     let wrong_type = request("Hi").max_tokens(2).extra("temperature", "hot");
-    for err in [
-        expect_api_error(client.chat(&wrong_type), 400),
-        expect_api_error(
-            client.chat_stream(&wrong_type, |_| ControlFlow::Continue(())),
-            400,
-        ),
-    ] {
+    for err in plain_and_streamed_errors(&client, &wrong_type, 400) {
         let api = err.api().unwrap();
         assert!(api.message.contains("temperature"), "{api:?}");
     }
@@ -719,13 +779,7 @@ fn over_long_prompt_gives_context_size_error() {
     let long = "hello world ".repeat(1500);
     let request = request(&long).max_tokens(4);
     // Found before the first token, so a plain 400 even when streaming.
-    for err in [
-        expect_api_error(client.chat(&request), 400),
-        expect_api_error(
-            client.chat_stream(&request, |_| ControlFlow::Continue(())),
-            400,
-        ),
-    ] {
+    for err in plain_and_streamed_errors(&client, &request, 400) {
         let api = err.api().unwrap();
         assert_eq!(api.error_type.as_deref(), Some("exceed_context_size_error"));
         assert!(api.body.contains("n_ctx"), "{}", api.body);
@@ -821,7 +875,7 @@ fn sequential_requests_reuse_connections() {
             "request after stream {i}"
         );
     }
-    let (_, tool) = stream(&client, &forced_tool_call_request());
+    let (_, tool) = stream(&client, &forced_tool_call_request(MODEL));
     assert_eq!(tool.finish_reason(), Some("tool_calls"));
     assert!(!client.models().expect("models").is_empty());
     // Each stream may have cost a new connection, nothing else.
@@ -1041,23 +1095,8 @@ fn litellm_request(text: &str) -> ChatRequest {
 #[test]
 #[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
 fn litellm_plain_completion() {
-    let completion = chat(
-        &litellm(),
-        &litellm_request("Tell me a story.").max_tokens(16),
-    );
-    assert_eq!(completion.model, LITELLM_MODEL, "LiteLLM's alias in model");
-    assert_eq!(completion.object, "chat.completion");
-    assert_eq!(completion.choices.len(), 1);
-    assert!(!completion.content().is_empty());
-    assert_eq!(completion.finish_reason(), Some("length"));
-    let usage = completion.usage.as_ref().expect("usage");
-    assert_eq!(usage.completion_tokens, Some(16));
-    assert!(usage.prompt_tokens.unwrap_or(0) > 0, "{usage:?}");
-    assert_eq!(
-        usage.total_tokens,
-        Some(usage.prompt_tokens.unwrap() + 16),
-        "{usage:?}"
-    );
+    // LiteLLM's alias in `model`.
+    check_plain_completion(&litellm(), LITELLM_MODEL);
 }
 
 #[test]
@@ -1067,10 +1106,7 @@ fn litellm_streamed_and_plain_agree_at_temperature_zero() {
     let request = litellm_request("Say the same thing twice.")
         .temperature(0.0)
         .max_tokens(24);
-    let plain = chat(&client, &request);
-    let (chunks, streamed) = stream(&client, &request);
-    assert!(!plain.content().is_empty());
-    assert_eq!(streamed.content(), plain.content());
+    let (plain, chunks, streamed) = check_streamed_and_plain_agree(&client, &request);
     assert_eq!(streamed.content(), streamed_text(&chunks, 0));
     assert_eq!(streamed.finish_reason(), Some("length"));
     assert_eq!(plain.finish_reason(), Some("length"));
@@ -1129,78 +1165,29 @@ fn litellm_streamed_usage_chunk_has_a_choice() {
 #[test]
 #[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
 fn litellm_max_tokens_gives_finish_reason_length() {
-    let client = litellm();
-    for request in [
-        litellm_request("Ramble on.").max_tokens(5),
-        litellm_request("Ramble on.").max_completion_tokens(5),
-    ] {
-        let plain = chat(&client, &request);
-        assert_eq!(plain.finish_reason(), Some("length"));
-        assert_eq!(plain.usage.and_then(|u| u.completion_tokens), Some(5));
-        let (_, streamed) = stream(&client, &request);
-        assert_eq!(streamed.finish_reason(), Some("length"));
-        assert_eq!(streamed.usage.and_then(|u| u.completion_tokens), Some(5));
-    }
+    check_max_tokens_gives_finish_reason_length(&litellm(), LITELLM_MODEL);
 }
 
 #[test]
 #[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
 fn litellm_forced_tool_call() {
     let client = litellm();
-    let request = ChatRequest::new(LITELLM_MODEL, user("What is the weather in Paris?"))
-        .tool(weather_tool())
-        .logit_bias(TOOL_CALL, 100.0)
-        .max_tokens(400);
+    let request = forced_tool_call_request(LITELLM_MODEL);
 
     let plain = chat(&client, &request);
     assert_eq!(plain.finish_reason(), Some("tool_calls"));
     assert_eq!(plain.tool_calls().len(), 1, "{:?}", plain.tool_calls());
     assert_weather_call(&plain.tool_calls()[0]);
 
-    let (chunks, streamed) = stream(&client, &request);
-    assert_eq!(streamed.finish_reason(), Some("tool_calls"));
-    let calls = streamed.tool_calls();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_weather_call(&calls[0]);
     // The fragments still add up: id and name once, arguments in pieces.
-    let deltas: Vec<_> = chunks
-        .iter()
-        .flat_map(|c| &c.choices)
-        .flat_map(|c| &c.delta.tool_calls)
-        .collect();
-    assert!(deltas.len() > 1, "{deltas:?}");
-    assert_eq!(deltas[0].id.as_deref(), Some(calls[0].id.as_str()));
-    let arguments: String = deltas
-        .iter()
-        .filter_map(|d| d.function.as_ref()?.arguments.as_deref())
-        .collect();
-    assert_eq!(arguments, calls[0].function.arguments);
+    let (chunks, streamed) = stream(&client, &request);
+    check_streamed_tool_call(&chunks, &streamed);
 }
 
 #[test]
 #[ignore = "needs a running LiteLLM proxy: see e2e/README.md"]
 fn litellm_response_format_json_schema() {
-    let client = litellm();
-    let schema = json!({
-        "type": "object",
-        "properties": {"ok": {"type": "boolean"}},
-        "required": ["ok"],
-        "additionalProperties": false
-    });
-    let request = litellm_request("Is everything ok?")
-        .response_format(ResponseFormat::json_schema("status", schema))
-        .max_tokens(200);
-    let plain = chat(&client, &request);
-    let (_, streamed) = stream(&client, &request);
-    for completion in [plain, streamed] {
-        let content = completion.content();
-        let value: Value = serde_json::from_str(&content)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
-        let object = value.as_object().expect("an object");
-        assert_eq!(object.len(), 1, "{value}");
-        assert!(object["ok"].is_boolean(), "{value}");
-        assert_eq!(completion.finish_reason(), Some("stop"));
-    }
+    check_response_format_json_schema(&litellm(), LITELLM_MODEL);
 }
 
 #[test]
@@ -1218,26 +1205,12 @@ fn litellm_models_lists_its_aliases() {
 fn litellm_wrong_key_gives_400_without_a_database() {
     // With a master key but no database, LiteLLM cannot look a wrong key up
     // and answers 400 (not 401), with the status as a string code.
-    let wrong = Client::builder()
-        .base_url(litellm_url())
-        .api_key("sk-wrong")
-        .build()
-        .expect("client");
-    let request = litellm_request("Hello?").max_tokens(2);
-    for err in [
-        expect_api_error(wrong.chat(&request), 400),
-        expect_api_error(
-            wrong.chat_stream(&request, |_| ControlFlow::Continue(())),
-            400,
-        ),
-        expect_api_error(wrong.models(), 400),
-    ] {
+    for err in wrong_key_errors(&litellm_url(), LITELLM_MODEL, 400) {
         let api = err.api().unwrap();
         assert_eq!(api.message, "No connected db.");
         assert_eq!(api.error_type.as_deref(), Some("no_db_connection"));
         assert_eq!(api.code.as_deref(), Some("400"));
         assert!(!api.in_stream);
-        assert!(!err.to_string().contains("sk-wrong"), "key leaked: {err}");
     }
 }
 
@@ -1248,13 +1221,7 @@ fn litellm_relays_upstream_errors() {
     // Found by llama-server before streaming: a plain 400 (also when
     // streaming), llama-server's message wrapped in LiteLLM's text, code "400".
     let too_many = litellm_request("Hi").n(SLOTS + 1).max_tokens(2);
-    for err in [
-        expect_api_error(client.chat(&too_many), 400),
-        expect_api_error(
-            client.chat_stream(&too_many, |_| ControlFlow::Continue(())),
-            400,
-        ),
-    ] {
+    for err in plain_and_streamed_errors(&client, &too_many, 400) {
         let api = err.api().unwrap();
         assert_eq!(api.error_type.as_deref(), Some("invalid_request_error"));
         assert_eq!(api.code.as_deref(), Some("400"));
