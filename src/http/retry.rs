@@ -141,7 +141,22 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let h: u64 = hms.next()?.parse().ok()?;
     let m: u64 = hms.next()?.parse().ok()?;
     let sec: u64 = hms.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let last_day = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // A day past its month's end would otherwise count on into the next month.
+    if parts.next()? != "GMT"
+        || parts.next().is_some()
+        || hms.next().is_some()
+        || !(1..=last_day).contains(&day)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
         return None;
     }
     // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
@@ -239,6 +254,11 @@ mod tests {
             "Sun, 06 Nov 1994 hh:49:37 GMT",
             "Sun 06 Nov 1994 08:49:37 GMT",
             "Wed, 31 Dec 1969 23:59:59 GMT",
+            "Sat, 31 Apr 2027 08:49:37 GMT",
+            "Sat, 29 Feb 2027 08:49:37 GMT",
+            "Mon, 29 Feb 2100 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT and more",
+            "Sun, 06 Nov 1994 08:49:37:00 GMT",
             "",
         ] {
             assert_eq!(parse_http_date(text), None, "{text}");
