@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::responses_props;
 use crate::support::fixture;
+use crate::support::outcome::error_json;
 use crate::support::rng::SplitMix64;
 use crate::support::{self, Responder, Signal, TestServer};
 use chatstream::responses::{InputItem, OutputItem, ResponseTool, ResponseToolChoice};
@@ -135,21 +136,9 @@ fn outcome(result: &Result<Response, Error>) -> Value {
     match result {
         Ok(response) => json!({"result": "ok", "response": response.to_json()}),
         Err(e) => {
-            let mut error = json!({"kind": format!("{:?}", e.kind())});
-            if let Some(t) = e.timeout() {
-                error["timeout"] = json!(format!("{t:?}"));
-            }
-            if let Some(api) = e.api() {
-                error["status"] = json!(api.status);
-                error["message"] = json!(api.message);
-                error["type"] = json!(api.error_type);
-                error["code"] = json!(api.code);
-                error["param"] = json!(api.param);
-                error["in_stream"] = json!(api.in_stream);
-            }
             json!({
                 "result": "error",
-                "error": error,
+                "error": error_json(e),
                 "partial": e.partial_response().map(Response::to_json),
             })
         }

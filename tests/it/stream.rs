@@ -15,6 +15,7 @@
 use crate::support;
 
 use crate::support::fixture;
+use crate::support::outcome::error_json;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -221,21 +222,9 @@ fn outcome(result: &Result<ChatCompletion, Error>) -> Value {
     match result {
         Ok(completion) => json!({"result": "ok", "completion": completion.to_json()}),
         Err(e) => {
-            let mut error = json!({"kind": format!("{:?}", e.kind())});
-            if let Some(t) = e.timeout() {
-                error["timeout"] = json!(format!("{t:?}"));
-            }
-            if let Some(api) = e.api() {
-                error["status"] = json!(api.status);
-                error["message"] = json!(api.message);
-                error["type"] = json!(api.error_type);
-                error["code"] = json!(api.code);
-                error["param"] = json!(api.param);
-                error["in_stream"] = json!(api.in_stream);
-            }
             json!({
                 "result": "error",
-                "error": error,
+                "error": error_json(e),
                 "partial": e.partial().map(ChatCompletion::to_json),
             })
         }

@@ -12,6 +12,7 @@ pub mod bodies;
 pub mod cpu_time;
 pub mod example;
 pub mod fixture;
+pub mod outcome;
 pub mod rng;
 mod script;
 mod tls;
