@@ -215,17 +215,10 @@ fn recorded_streams_end_as_recorded() {
 #[cfg(feature = "client")]
 #[test]
 fn the_client_over_loopback_agrees_with_the_decoder() {
-    use std::sync::{Arc, Mutex};
-
     use crate::support::TestServer;
     use chatstream::{ChatRequest, Client, Message};
 
-    let body: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let served = body.clone();
-    let server = TestServer::start(move |_, r| {
-        let bytes = served.lock().unwrap().clone();
-        r.sse(&bytes);
-    });
+    let (server, body) = TestServer::replaying();
     let client = Client::builder()
         .base_url(server.base_url())
         .max_retries(0)

@@ -141,15 +141,9 @@ fn model_verdicts_on_recorded_streams() {
 #[test]
 fn client_agrees_with_the_model_over_loopback() {
     use chatstream::{ChatRequest, Client, Message};
-    use std::sync::{Arc, Mutex};
     use support::TestServer;
 
-    let body: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let served = body.clone();
-    let server = TestServer::start(move |_request, r| {
-        let bytes = served.lock().unwrap().clone();
-        r.sse(&bytes);
-    });
+    let (server, body) = TestServer::replaying();
     let client = Client::builder()
         .base_url(server.base_url())
         .max_retries(0)

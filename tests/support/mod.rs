@@ -289,6 +289,18 @@ impl TestServer {
         Self::spawn(Arc::new(handler), Some(config))
     }
 
+    /// Plain HTTP server answering every request with the SSE body in the returned slot at
+    /// that moment: one server for tests that serve many streams one after another.
+    pub fn replaying() -> (TestServer, Arc<Mutex<Vec<u8>>>) {
+        let body: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let served = body.clone();
+        let server = Self::start(move |_, r| {
+            let bytes = served.lock().unwrap().clone();
+            r.sse(&bytes);
+        });
+        (server, body)
+    }
+
     /// Plain HTTP server answering request `i` with step `i` of the script.
     pub fn scripted(script: Script) -> TestServer {
         Self::start(script.into_handler())
